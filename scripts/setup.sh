@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian bookworm package Tally needs to build, test and run.
+# Idempotent: packages already present are left alone. Run as root (or via sudo).
+set -euo pipefail
+
+# Pinned by name; each one is explained in docs/architecture.md ("Dependencies").
+packages=(
+  build-essential    # g++ 12, make
+  cmake              # build system (3.25 on bookworm)
+  ninja-build        # fast parallel builds used by CMakePresets.json
+  libcaf-dev         # CAF 0.17.6, the actor framework
+  libspdlog-dev      # structured logging
+  libgtest-dev       # GoogleTest
+  libboost-dev       # Boost.Beast/Asio for the HTTP daemon (header-only parts)
+  nlohmann-json3-dev # JSON bodies, reports and config
+  curl               # README examples and integration smoke checks
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "setup: all ${#packages[@]} packages already installed"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
