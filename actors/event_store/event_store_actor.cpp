@@ -1,0 +1,588 @@
+// The event-store actor. It is the only writer of its journal: it checks expected
+// versions and command ids, assigns positions, versions and event ids, groups
+// everything that arrived while the previous commit ran into the next batch (group
+// commit), and after the commit acknowledges every append of the batch and publishes
+// the batch to subscribers in global order. Blocking journals run on detached actors
+// (their own threads), never on CAF's scheduler threads.
+#include "tally/event_store.hpp"
+
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <unordered_map>
+
+#include "tally/assert.hpp"
+#include "tally/protocol.hpp"
+
+namespace tally {
+
+namespace {
+
+// What the writer thread gets: the batch's events (shared with the subscribers that
+// receive them after the commit) and the snapshots to save after them.
+struct writer_job {
+  event_batch events;
+  std::vector<snapshot> snapshots;
+};
+using writer_job_ptr = std::shared_ptr<const writer_job>;
+
+}  // namespace
+}  // namespace tally
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::writer_job_ptr)
+
+namespace tally {
+
+namespace {
+
+std::int64_t wall_clock_ns() {
+  using namespace std::chrono;
+  return duration_cast<nanoseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// Runs the journal calls of one commit: events, then snapshots. Used inline and by
+// the writer thread.
+status write_job(journal& target, const writer_job& job) {
+  if (job.events && !job.events->empty())
+    if (auto failure = target.append_batch(*job.events))
+      return failure;
+  for (const auto& saved : job.snapshots)
+    if (auto failure = target.save_snapshot(saved))
+      return failure;
+  return status::ok();
+}
+
+result<loaded_stream> read_for_load(const journal& source, const std::string& stream_id,
+                                    bool use_snapshot) {
+  loaded_stream loaded;
+  std::uint64_t from_version = 1;
+  if (use_snapshot) {
+    if (auto latest = source.load_snapshot(stream_id)) {
+      loaded.has_snapshot = true;
+      loaded.latest_snapshot = std::move(*latest);
+      from_version = loaded.latest_snapshot.stream_version + 1;
+    }
+  }
+  auto events = source.read_stream(stream_id, from_version, read_events_max);
+  if (!events)
+    return events.error();
+  loaded.events = std::move(*events);
+  loaded.complete = loaded.events.size() < read_events_max;
+  return loaded;
+}
+
+// The reader: serves reads of committed data on its own thread for blocking journals.
+caf::behavior journal_reader(caf::event_based_actor*, std::shared_ptr<journal> source) {
+  return {
+    [source](load_atom, const std::string& stream_id,
+             bool use_snapshot) -> caf::result<loaded_stream> {
+      auto loaded = read_for_load(*source, stream_id, use_snapshot);
+      if (!loaded)
+        return make_caf_error(loaded.error());
+      return std::move(*loaded);
+    },
+    [source](read_stream_atom, const std::string& stream_id, std::uint64_t from_version,
+             std::uint64_t max_count) -> caf::result<std::vector<recorded_event>> {
+      auto events = source->read_stream(stream_id, from_version, max_count);
+      if (!events)
+        return make_caf_error(events.error());
+      return std::move(*events);
+    },
+    [source](read_all_atom, std::uint64_t from_position,
+             std::uint64_t max_count) -> caf::result<std::vector<recorded_event>> {
+      auto events = source->read_all(from_position, max_count);
+      if (!events)
+        return make_caf_error(events.error());
+      return std::move(*events);
+    },
+  };
+}
+
+// The writer: one commit at a time, on its own thread. Replies with the failure text
+// (empty on success).
+caf::behavior journal_writer(caf::event_based_actor*, std::shared_ptr<journal> target) {
+  return {
+    [target](append_atom, const writer_job_ptr& job) -> std::string {
+      auto result = write_job(*target, *job);
+      return result.is_ok() ? std::string{} : result.to_string();
+    },
+  };
+}
+
+struct acknowledgement {
+  caf::response_promise promise;
+  command_reply reply;
+};
+
+// A group-commit batch, from the first append to the delivery of its replies.
+struct batch {
+  std::uint64_t sequence = 0;
+  std::vector<recorded_event> events;
+  event_batch frozen;  // `events` after close(), shared with writer and subscribers
+  std::vector<snapshot> snapshots;
+  std::vector<acknowledgement> acknowledgements;
+  std::vector<std::function<void()>> after_commit;  // deferred reads and replies
+};
+
+struct pending_version {
+  std::uint64_t version = 0;
+  std::uint64_t batch_sequence = 0;
+};
+
+struct pending_command {
+  command_record record;
+  std::uint64_t batch_sequence = 0;
+};
+
+struct event_store_state {
+  static inline const char* name = "tally.event_store";
+
+  std::shared_ptr<journal> store;
+  event_store_options options;
+  bool io_thread = false;
+  caf::actor writer;
+  caf::actor reader;
+
+  std::uint64_t committed_head = 0;
+  std::uint64_t assigned_head = 0;
+  std::uint64_t next_batch_sequence = 1;
+  std::uint64_t pending_events = 0;
+  batch current;
+  std::deque<batch> ready;           // closed, waiting for the writer
+  std::optional<batch> in_writer;    // at the writer thread now
+  bool flush_scheduled = false;
+
+  // Appends assigned but not committed yet, so checks see them.
+  std::unordered_map<std::string, pending_version> pending_versions;
+  std::unordered_map<command_id, pending_command> pending_commands;
+
+  std::vector<caf::actor> subscribers;
+  status failure;
+  std::uint64_t batches_committed = 0;
+  std::uint64_t events_committed = 0;
+};
+
+using store_actor = caf::stateful_actor<event_store_state>;
+
+std::uint64_t current_version(event_store_state& st, const std::string& stream_id) {
+  if (auto it = st.pending_versions.find(stream_id); it != st.pending_versions.end())
+    return it->second.version;
+  return st.store->stream_version(stream_id);
+}
+
+// The newest batch not yet committed: actions attached to it run after everything
+// the store received so far is committed.
+batch* newest_uncommitted(event_store_state& st) {
+  if (!st.current.events.empty() || !st.current.snapshots.empty()
+      || !st.current.after_commit.empty())
+    return &st.current;
+  if (!st.ready.empty())
+    return &st.ready.back();
+  if (st.in_writer)
+    return &*st.in_writer;
+  return nullptr;
+}
+
+void schedule_flush(store_actor* self) {
+  if (!self->state.flush_scheduled) {
+    self->state.flush_scheduled = true;
+    // Queued behind the messages already in the mailbox: they join this batch.
+    self->send(self, flush_atom::value);
+  }
+}
+
+// Runs `action` once everything received so far is committed (or failed).
+void after_commit(store_actor* self, std::function<void()> action) {
+  auto& st = self->state;
+  if (auto* newest = newest_uncommitted(st)) {
+    newest->after_commit.push_back(std::move(action));
+    if (newest == &st.current)
+      schedule_flush(self);
+  } else {
+    action();
+  }
+}
+
+void close_current(event_store_state& st) {
+  if (st.current.events.empty() && st.current.snapshots.empty() && st.current.after_commit.empty())
+    return;
+  auto closing = std::move(st.current);
+  st.current = batch{};
+  st.current.sequence = st.next_batch_sequence++;
+  auto now = wall_clock_ns();
+  for (auto& event : closing.events)
+    event.timestamp_ns = now;
+  closing.frozen = std::make_shared<const std::vector<recorded_event>>(std::move(closing.events));
+  closing.events.clear();
+  st.ready.push_back(std::move(closing));
+}
+
+void fail(store_actor* self, const status& failure);
+
+void finish(store_actor* self, batch& done) {
+  auto& st = self->state;
+  const auto& events = *done.frozen;
+  if (!events.empty()) {
+    TALLY_ASSERT(events.front().position == st.committed_head + 1);
+    st.committed_head = events.back().position;
+    st.pending_events -= events.size();
+    st.events_committed += events.size();
+    for (const auto& event : events) {
+      if (auto it = st.pending_versions.find(event.stream_id);
+          it != st.pending_versions.end() && it->second.batch_sequence == done.sequence)
+        st.pending_versions.erase(it);
+      if (auto it = st.pending_commands.find(event.command);
+          it != st.pending_commands.end() && it->second.batch_sequence == done.sequence)
+        st.pending_commands.erase(it);
+    }
+  }
+  ++st.batches_committed;
+  for (auto& ack : done.acknowledgements)
+    ack.promise.deliver(ack.reply);
+  if (!events.empty())
+    for (auto& subscriber : st.subscribers)
+      self->send(subscriber, done.frozen);
+  for (auto& action : done.after_commit)
+    action();
+}
+
+void start_writes(store_actor* self);
+
+void commit_inline(store_actor* self) {
+  auto& st = self->state;
+  while (!st.ready.empty() && st.failure.is_ok()) {
+    auto next = std::move(st.ready.front());
+    st.ready.pop_front();
+    writer_job job{next.frozen, next.snapshots};
+    if (auto failure = write_job(*st.store, job)) {
+      st.ready.push_front(std::move(next));
+      fail(self, failure);
+      return;
+    }
+    finish(self, next);
+  }
+}
+
+void start_writes(store_actor* self) {
+  auto& st = self->state;
+  if (!st.failure.is_ok())
+    return;
+  if (!st.io_thread) {
+    commit_inline(self);
+    return;
+  }
+  if (st.in_writer || st.ready.empty())
+    return;
+  st.in_writer = std::move(st.ready.front());
+  st.ready.pop_front();
+  auto job = std::make_shared<const writer_job>(writer_job{st.in_writer->frozen,
+                                                           st.in_writer->snapshots});
+  self->request(st.writer, caf::infinite, append_atom::value, writer_job_ptr{job})
+    .then(
+      [self](const std::string& failure_text) {
+        auto& st = self->state;
+        TALLY_ASSERT(st.in_writer.has_value());
+        if (!failure_text.empty()) {
+          fail(self, status{error_code::store_unavailable, failure_text});
+          return;
+        }
+        auto done = std::move(*st.in_writer);
+        st.in_writer.reset();
+        finish(self, done);
+        // Everything that arrived meanwhile is the next batch.
+        close_current(st);
+        start_writes(self);
+      },
+      [self](caf::error& failure) {
+        fail(self, status{error_code::store_unavailable,
+                          "journal writer failed: " + self->system().render(failure)});
+      });
+}
+
+// Fail-stop: nothing of the failed batch or anything after it is acknowledged; every
+// waiting caller gets store_unavailable; later appends are refused.
+void fail(store_actor* self, const status& failure) {
+  auto& st = self->state;
+  if (st.failure.is_ok())
+    st.failure = status{error_code::store_unavailable, failure.message()};
+  auto error = make_caf_error(st.failure);
+  auto drop = [&](batch& failed) {
+    for (auto& ack : failed.acknowledgements)
+      ack.promise.deliver(error);
+    failed.acknowledgements.clear();
+    for (auto& action : failed.after_commit)
+      action();  // deferred actions check st.failure and answer with the error
+    failed.after_commit.clear();
+  };
+  if (st.in_writer) {
+    drop(*st.in_writer);
+    st.in_writer.reset();
+  }
+  for (auto& failed : st.ready)
+    drop(failed);
+  st.ready.clear();
+  drop(st.current);
+  st.current = batch{};
+  st.current.sequence = st.next_batch_sequence++;
+  st.pending_versions.clear();
+  st.pending_commands.clear();
+  st.pending_events = 0;
+  if (st.options.on_failure) {
+    auto notify = std::move(st.options.on_failure);
+    st.options.on_failure = nullptr;
+    notify(st.failure);
+  }
+}
+
+command_reply duplicate_reply(const command_record& record) {
+  return command_reply{error_code::none, record.last_version, record.last_position, true};
+}
+
+// Answers a retried command id from what was committed (deferred while pending).
+void answer_outcome(store_actor* self, caf::response_promise promise, const command_id& command,
+                    std::uint64_t command_hash, const std::string& stream_id) {
+  auto& st = self->state;
+  auto answer = [self, promise, command, command_hash, stream_id]() mutable {
+    auto& st = self->state;
+    if (!st.failure.is_ok()) {
+      promise.deliver(make_caf_error(st.failure));
+      return;
+    }
+    auto record = st.store->find_command(command);
+    if (!record) {
+      // The earlier append with this id was refused (the aggregate rolled back).
+      promise.deliver(command_reply{error_code::wrong_expected_version, 0, 0, false});
+      return;
+    }
+    if (record->stream_id != stream_id || record->command_hash != command_hash) {
+      promise.deliver(command_reply{error_code::command_id_reused_with_different_payload,
+                                    0, 0, false});
+      return;
+    }
+    promise.deliver(duplicate_reply(*record));
+  };
+  if (st.pending_commands.count(command) != 0)
+    after_commit(self, std::move(answer));
+  else
+    answer();
+}
+
+}  // namespace
+
+caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal> store,
+                             event_store_options options) {
+  TALLY_ASSERT(store != nullptr);
+  TALLY_ASSERT(options.batch_events_max >= options.command_events_max);
+  TALLY_ASSERT(options.batch_events_max <= append_batch_events_max);
+  bool io_thread = options.io_mode == journal_io_mode::dedicated_thread
+                   || (options.io_mode == journal_io_mode::automatic && store->blocks_on_io());
+  caf::actor writer;
+  caf::actor reader;
+  if (io_thread) {
+    writer = system.spawn<caf::detached>(journal_writer, store);
+    reader = system.spawn<caf::detached>(journal_reader, store);
+  }
+  auto init = [=](store_actor* self) -> caf::behavior {
+    auto& st = self->state;
+    st.store = store;
+    st.options = options;
+    st.io_thread = io_thread;
+    st.writer = writer;
+    st.reader = reader;
+    st.committed_head = store->head();
+    st.assigned_head = st.committed_head;
+    st.current.sequence = st.next_batch_sequence++;
+    if (io_thread) {
+      // The helpers die with the store (they hold no handle to it).
+      self->link_to(writer);
+      self->link_to(reader);
+    }
+    self->set_down_handler([self](caf::down_msg& down) {
+      auto& subscribers = self->state.subscribers;
+      subscribers.erase(std::remove_if(subscribers.begin(), subscribers.end(),
+                                       [&](const caf::actor& x) { return x.address() == down.source; }),
+                        subscribers.end());
+    });
+    return {
+      [self](append_atom, append_request& request, const caf::actor& origin) {
+        auto& st = self->state;
+        auto promise = self->make_response_promise();
+        if (!st.failure.is_ok()) {
+          promise.deliver(make_caf_error(st.failure));
+          return;
+        }
+        const auto count = request.events.size();
+        if (count == 0 || count > st.options.command_events_max) {
+          promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                                "a command must append 1 to "
+                                                  + std::to_string(st.options.command_events_max)
+                                                  + " events"}));
+          return;
+        }
+        if (st.pending_events + count > st.options.pending_events_max) {
+          promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                                "too many appends waiting for the journal"}));
+          if (origin)
+            self->send(origin, rollback_atom::value, request.stream_id);
+          return;
+        }
+        // At most once per command id: a retry gets the original outcome.
+        bool known = st.pending_commands.count(request.command) != 0
+                     || st.store->find_command(request.command).has_value();
+        if (known) {
+          answer_outcome(self, promise, request.command, request.command_hash, request.stream_id);
+          if (origin)
+            self->send(origin, rollback_atom::value, request.stream_id);
+          return;
+        }
+        auto version = current_version(st, request.stream_id);
+        if (request.expected_version != version) {
+          promise.deliver(command_reply{error_code::wrong_expected_version, version, 0, false});
+          if (origin)
+            self->send(origin, rollback_atom::value, request.stream_id);
+          return;
+        }
+        auto& target = st.current;
+        pending_command pending{command_record{request.stream_id, request.command_hash,
+                                               version + 1, version + count,
+                                               st.assigned_head + 1, st.assigned_head + count},
+                                target.sequence};
+        for (std::size_t index = 0; index < count; ++index) {
+          auto& source = request.events[index];
+          recorded_event event;
+          event.position = ++st.assigned_head;
+          event.stream_id = request.stream_id;
+          event.stream_version = version + index + 1;
+          event.event_id = request.command.derive("event", index);
+          event.type = std::move(source.type);
+          event.schema_version = source.schema_version;
+          event.payload = std::move(source.payload);
+          event.command = request.command;
+          event.correlation = request.correlation;
+          event.command_hash = request.command_hash;
+          target.events.push_back(std::move(event));
+        }
+        st.pending_events += count;
+        st.pending_versions[request.stream_id] = pending_version{version + count, target.sequence};
+        auto reply = command_reply{error_code::none, version + count, st.assigned_head, false};
+        st.pending_commands.emplace(request.command, std::move(pending));
+        target.acknowledgements.push_back(acknowledgement{std::move(promise), reply});
+        if (target.events.size() + st.options.command_events_max > st.options.batch_events_max) {
+          close_current(st);
+          start_writes(self);
+        }
+        schedule_flush(self);
+      },
+      [self](outcome_atom, const command_id& command, std::uint64_t command_hash,
+             const std::string& stream_id) {
+        answer_outcome(self, self->make_response_promise(), command, command_hash, stream_id);
+      },
+      [self](flush_atom) {
+        auto& st = self->state;
+        st.flush_scheduled = false;
+        if (!st.failure.is_ok())
+          return;
+        // With a writer busy, keep collecting: its reply starts the next commit.
+        if (st.io_thread && st.in_writer)
+          return;
+        close_current(st);
+        start_writes(self);
+      },
+      [self](load_atom, const std::string& stream_id, bool use_snapshot) {
+        auto promise = self->make_response_promise();
+        auto serve = [self, promise, stream_id, use_snapshot]() mutable {
+          auto& st = self->state;
+          if (!st.failure.is_ok()) {
+            promise.deliver(make_caf_error(st.failure));
+            return;
+          }
+          if (st.io_thread) {
+            promise.delegate(st.reader, load_atom::value, stream_id, use_snapshot);
+            return;
+          }
+          auto loaded = read_for_load(*st.store, stream_id, use_snapshot);
+          if (!loaded)
+            promise.deliver(make_caf_error(loaded.error()));
+          else
+            promise.deliver(std::move(*loaded));
+        };
+        if (self->state.pending_versions.count(stream_id) != 0)
+          after_commit(self, std::move(serve));
+        else
+          serve();
+      },
+      [self](read_stream_atom, const std::string& stream_id, std::uint64_t from_version,
+             std::uint64_t max_count) {
+        auto promise = self->make_response_promise();
+        auto count = std::min<std::uint64_t>(max_count, read_events_max);
+        auto serve = [self, promise, stream_id, from_version, count]() mutable {
+          auto& st = self->state;
+          if (st.io_thread) {
+            promise.delegate(st.reader, read_stream_atom::value, stream_id, from_version, count);
+            return;
+          }
+          auto events = st.store->read_stream(stream_id, from_version, count);
+          if (!events)
+            promise.deliver(make_caf_error(events.error()));
+          else
+            promise.deliver(std::move(*events));
+        };
+        if (self->state.pending_versions.count(stream_id) != 0)
+          after_commit(self, std::move(serve));
+        else
+          serve();
+      },
+      [self](read_all_atom, std::uint64_t from_position, std::uint64_t max_count) {
+        auto& st = self->state;
+        auto promise = self->make_response_promise();
+        auto count = std::min<std::uint64_t>(max_count, read_events_max);
+        if (st.io_thread) {
+          promise.delegate(st.reader, read_all_atom::value, from_position, count);
+          return;
+        }
+        auto events = st.store->read_all(from_position, count);
+        if (!events)
+          promise.deliver(make_caf_error(events.error()));
+        else
+          promise.deliver(std::move(*events));
+      },
+      [self](head_atom) -> std::uint64_t { return self->state.committed_head; },
+      [self](subscribe_atom, const caf::actor& subscriber) -> std::uint64_t {
+        self->state.subscribers.push_back(subscriber);
+        self->monitor(subscriber);
+        return self->state.committed_head;
+      },
+      [self](unsubscribe_atom, const caf::actor& subscriber) {
+        auto& subscribers = self->state.subscribers;
+        subscribers.erase(std::remove(subscribers.begin(), subscribers.end(), subscriber),
+                          subscribers.end());
+      },
+      [self](snapshot_atom, snapshot& saved) {
+        auto& st = self->state;
+        if (!st.failure.is_ok())
+          return;
+        // The current batch commits after every batch before it, so the snapshot is
+        // saved only once all the events it covers are durable.
+        st.current.snapshots.push_back(std::move(saved));
+        schedule_flush(self);
+      },
+      [self](drain_atom) {
+        auto promise = self->make_response_promise();
+        after_commit(self, [self, promise]() mutable {
+          if (self->state.failure.is_ok())
+            promise.deliver(true);
+          else
+            promise.deliver(make_caf_error(self->state.failure));
+        });
+      },
+      [self](status_atom) -> store_status {
+        auto& st = self->state;
+        return store_status{st.failure.is_ok(), st.failure.message(), st.committed_head,
+                            st.batches_committed, st.events_committed, st.store->describe()};
+      },
+    };
+  };
+  return system.spawn(init);
+}
+
+}  // namespace tally

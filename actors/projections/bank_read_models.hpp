@@ -1,0 +1,73 @@
+// The bank's read models, each kept by a projection actor (tally/detail/projection_actor.hpp).
+#pragma once
+
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "tally/event.hpp"
+#include "tally/read_models.hpp"
+
+namespace tally {
+
+// 128-bit sums: a bank of many large balances overflows int64 (`__extension__`
+// keeps -Wpedantic quiet about the GNU type).
+__extension__ typedef __int128 int128;
+
+/// Balance, status and version of every account.
+class balance_read_model {
+public:
+  using query_type = balance_query;
+  using answer_type = balance_view;
+  static constexpr const char* name = "balances";
+
+  void apply(const recorded_event& event);
+  balance_view answer(const balance_query& query, std::uint64_t position) const;
+  std::string encode() const;
+  bool decode(std::string_view bytes);
+
+  /// Every account's view (for audits): account id -> view.
+  const std::unordered_map<std::string, balance_view>& accounts() const { return accounts_; }
+
+private:
+  std::unordered_map<std::string, balance_view> accounts_;
+};
+
+/// Every account's events with the balance after each, paged.
+class history_read_model {
+public:
+  using query_type = history_query;
+  using answer_type = history_page;
+  static constexpr const char* name = "history";
+
+  void apply(const recorded_event& event);
+  history_page answer(const history_query& query, std::uint64_t position) const;
+  std::string encode() const;
+  bool decode(std::string_view bytes);
+
+private:
+  std::unordered_map<std::string, std::vector<history_entry>> accounts_;
+};
+
+/// Sum of balances, open/closed accounts, deposits and withdrawals.
+class totals_read_model {
+public:
+  using query_type = totals_query;
+  using answer_type = totals_view;
+  static constexpr const char* name = "totals";
+
+  void apply(const recorded_event& event);
+  totals_view answer(const totals_query& query, std::uint64_t position) const;
+  std::string encode() const;
+  bool decode(std::string_view bytes);
+
+private:
+  int128 total_balance_ = 0;  // exact: many balances near INT64_MAX overflow int64
+  int128 total_deposited_ = 0;
+  int128 total_withdrawn_ = 0;
+  std::uint64_t accounts_open_ = 0;
+  std::uint64_t accounts_closed_ = 0;
+  std::uint64_t events_ = 0;
+};
+
+}  // namespace tally

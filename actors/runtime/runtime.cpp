@@ -1,0 +1,322 @@
+// The embedded runtime: wires the event store, the account router and the bank
+// projections together and offers blocking and callback conveniences on top of the
+// actor protocol.
+#include "tally/runtime.hpp"
+
+#include <thread>
+
+#include "actors/projections/bank_read_models.hpp"
+#include "tally/assert.hpp"
+
+namespace tally {
+
+namespace {
+
+// A read model that hands every event to a callback (subscriptions).
+struct callback_model {
+  using query_type = totals_query;
+  using answer_type = std::uint64_t;
+  static constexpr const char* name = "feed";
+
+  std::function<void(const recorded_event&)> on_event;
+
+  void apply(const recorded_event& event) {
+    if (on_event)
+      on_event(event);
+  }
+  std::uint64_t answer(const totals_query&, std::uint64_t position) const { return position; }
+  std::string encode() const { return {}; }
+  bool decode(std::string_view) { return false; }
+};
+
+class memory_checkpoint_store final : public checkpoint_store {
+public:
+  status save(const std::string& projection, const checkpoint& saved) override {
+    std::lock_guard guard{mutex_};
+    checkpoints_[projection] = saved;
+    return status::ok();
+  }
+  std::optional<checkpoint> load(const std::string& projection) const override {
+    std::lock_guard guard{mutex_};
+    auto it = checkpoints_.find(projection);
+    if (it == checkpoints_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  bool blocks_on_io() const override { return false; }
+
+private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, checkpoint> checkpoints_;
+};
+
+std::string render_tally_error(std::uint8_t code, caf::atom_value, const caf::message& context) {
+  std::string text{to_string(static_cast<error_code>(code))};
+  if (!context.empty() && context.match_element<std::string>(0)) {
+    text += ": ";
+    text += context.get_as<std::string>(0);
+  }
+  return text;
+}
+
+template <class Model>
+caf::actor spawn_projection(caf::actor_system& system, const runtime_config& config,
+                            const caf::actor& store, Model model,
+                            std::shared_ptr<checkpoint_store> checkpoints,
+                            std::uint64_t start_after) {
+  // A projection whose checkpoints block on I/O gets a thread of its own.
+  if (checkpoints && checkpoints->blocks_on_io())
+    return system.spawn<caf::detached>(detail::projection_actor<Model>, std::move(model), store,
+                                       std::move(checkpoints), config.projections, start_after);
+  return system.spawn(detail::projection_actor<Model>, std::move(model), store,
+                      std::move(checkpoints), config.projections, start_after);
+}
+
+}  // namespace
+
+status to_status(const caf::error& failure) {
+  if (!failure)
+    return status::ok();
+  if (failure.category() == caf::atom("tally")) {
+    std::string message;
+    const auto& context = failure.context();
+    if (!context.empty() && context.match_element<std::string>(0))
+      message = context.get_as<std::string>(0);
+    return status{static_cast<error_code>(failure.code()), std::move(message)};
+  }
+  if (failure == caf::sec::request_timeout)
+    return status{error_code::timeout, "no reply in time"};
+  if (failure == caf::sec::request_receiver_down)
+    return status{error_code::shutting_down, "the actor handling the request stopped"};
+  return status{error_code::internal_error, caf::to_string(failure)};
+}
+
+void add_error_category(caf::actor_system_config& config) {
+  config.add_error_category(caf::atom("tally"), render_tally_error);
+}
+
+std::shared_ptr<checkpoint_store> make_memory_checkpoint_store() {
+  return std::make_shared<memory_checkpoint_store>();
+}
+
+void runtime::prepare(caf::actor_system_config& config) {
+  add_error_category(config);
+}
+
+void runtime::configure_private(caf::actor_system_config& config, std::size_t worker_threads) {
+  prepare(config);
+  if (worker_threads == 0) {
+    auto cores = std::max(1u, std::thread::hardware_concurrency());
+    worker_threads = std::max<std::size_t>(1, cores - 1);
+  }
+  config.set("scheduler.max-threads", worker_threads);
+}
+
+runtime::runtime(caf::actor_system& system, runtime_config config)
+  : system_(&system), config_(std::move(config)) {
+  if (!config_.events)
+    config_.events = make_memory_journal();
+  if (!config_.checkpoints)
+    config_.checkpoints = make_memory_checkpoint_store();
+  journal_ = config_.events;
+}
+
+result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& system, runtime_config config) {
+  std::unique_ptr<runtime> self{new runtime(system, std::move(config))};
+  auto& cfg = self->config_;
+  self->store_ = spawn_event_store(system, self->journal_, cfg.store);
+  self->accounts_ = system.spawn(detail::aggregate_router<bank::account_aggregate>, self->store_,
+                                 std::shared_ptr<const journal>{self->journal_}, cfg.accounts);
+  self->balances_ = spawn_projection(system, cfg, self->store_, balance_read_model{},
+                                     cfg.checkpoints, 0);
+  self->histories_ = spawn_projection(system, cfg, self->store_, history_read_model{},
+                                      cfg.checkpoints, 0);
+  self->totals_ = spawn_projection(system, cfg, self->store_, totals_read_model{},
+                                   cfg.checkpoints, 0);
+  auto health = self->store_health();
+  if (!health)
+    return health.error();
+  if (!health->available)
+    return status{error_code::store_unavailable, health->failure};
+  return self;
+}
+
+result<std::unique_ptr<runtime>> runtime::start_private(runtime_config config,
+                                                        std::size_t worker_threads) {
+  auto private_config = std::make_unique<caf::actor_system_config>();
+  configure_private(*private_config, worker_threads);
+  auto private_system = std::make_unique<caf::actor_system>(*private_config);
+  auto started = start(*private_system, std::move(config));
+  if (!started)
+    return started.error();
+  auto self = std::move(*started);
+  self->private_config_ = std::move(private_config);
+  self->private_system_ = std::move(private_system);
+  return self;
+}
+
+runtime::~runtime() {
+  shutdown();
+  // private_system_ (declared after private_config_) is destroyed first and waits
+  // for every actor, all of which were told to stop by shutdown().
+  private_system_.reset();
+}
+
+caf::actor_system& runtime::system() noexcept { return *system_; }
+const caf::actor& runtime::accounts() const noexcept { return accounts_; }
+const caf::actor& runtime::event_store() const noexcept { return store_; }
+const caf::actor& runtime::balances() const noexcept { return balances_; }
+const caf::actor& runtime::histories() const noexcept { return histories_; }
+const caf::actor& runtime::totals_projection() const noexcept { return totals_; }
+const runtime_config& runtime::config() const noexcept { return config_; }
+
+command_envelope<bank::account_command> runtime::envelope(bank::account_command command,
+                                                          const command_options& options) {
+  command_envelope<bank::account_command> out;
+  out.id = options.id.is_nil() ? command_id::random() : options.id;
+  out.correlation = options.correlation;
+  out.expected_version = options.expected_version;
+  out.command = std::move(command);
+  return out;
+}
+
+void runtime::execute_async(bank::account_command command, command_options options,
+                            std::function<void(result<command_reply>)> done) {
+  auto timeout = config_.call_timeout;
+  auto target = accounts_;
+  auto message = envelope(std::move(command), options);
+  // A short-lived actor owns the request; it ends after the reply.
+  system().spawn([=](caf::event_based_actor* self) mutable {
+    self->request(target, timeout, std::move(message))
+      .then([=](command_reply& reply) { done(reply); },
+            [=](caf::error& failure) { done(to_status(failure)); });
+  });
+}
+
+result<command_reply> runtime::execute(bank::account_command command, const command_options& options) {
+  return call<command_reply>(accounts_, envelope(std::move(command), options));
+}
+
+result<balance_view> runtime::balance(const std::string& account_id, std::uint64_t min_position,
+                                      std::chrono::milliseconds wait) {
+  return call<balance_view>(balances_, query_atom::value, balance_query{account_id}, min_position,
+                            static_cast<std::uint64_t>(wait.count()));
+}
+
+result<history_page> runtime::history(const history_query& query, std::uint64_t min_position,
+                                      std::chrono::milliseconds wait) {
+  return call<history_page>(histories_, query_atom::value, query, min_position,
+                            static_cast<std::uint64_t>(wait.count()));
+}
+
+result<totals_view> runtime::totals(std::uint64_t min_position, std::chrono::milliseconds wait) {
+  return call<totals_view>(totals_, query_atom::value, totals_query{}, min_position,
+                           static_cast<std::uint64_t>(wait.count()));
+}
+
+result<write_side_state> runtime::account_state(const std::string& account_id) {
+  auto saved = call<snapshot>(accounts_, query_atom::value, account_id);
+  if (!saved)
+    return saved.error();
+  auto state = bank::decode_state(saved->state);
+  TALLY_ASSERT(state.has_value());
+  return write_side_state{*state, saved->stream_version};
+}
+
+result<state_at<bank::account_state>>
+runtime::account_state_at_version(const std::string& account_id, std::uint64_t version) {
+  auto replayed = replay<bank::account_aggregate>(account_id, version);
+  if (replayed && replayed->version < version)
+    return status{error_code::account_not_found,
+                  "account " + account_id + " has only " + std::to_string(replayed->version)
+                    + " events"};
+  return replayed;
+}
+
+result<state_at<bank::account_state>>
+runtime::account_state_at_time(const std::string& account_id, std::int64_t timestamp_ns) {
+  return replay<bank::account_aggregate>(account_id, UINT64_MAX, timestamp_ns);
+}
+
+result<std::vector<recorded_event>> runtime::read_stream(const std::string& stream_id,
+                                                         std::uint64_t from_version,
+                                                         std::uint64_t max_count) {
+  return call<std::vector<recorded_event>>(store_, read_stream_atom::value, stream_id,
+                                           from_version, max_count);
+}
+
+result<std::vector<recorded_event>> runtime::read_all(std::uint64_t from_position,
+                                                      std::uint64_t max_count) {
+  return call<std::vector<recorded_event>>(store_, read_all_atom::value, from_position, max_count);
+}
+
+result<store_status> runtime::store_health() {
+  return call<store_status>(store_, status_atom::value);
+}
+
+result<detail::router_counters> runtime::account_counters() {
+  return call<detail::router_counters>(accounts_, resident_atom::value);
+}
+
+subscription runtime::subscribe(std::uint64_t from_position,
+                                std::function<void(const recorded_event&)> on_event) {
+  auto start_after = from_position == 0 ? 0 : from_position - 1;
+  return subscription{spawn_projection(system(), config_, store_,
+                                       callback_model{std::move(on_event)}, nullptr, start_after)};
+}
+
+status runtime::shutdown() {
+  if (stopped_)
+    return status::ok();
+  stopped_ = true;
+  auto deadline = config_.shutdown_timeout;
+  status outcome;
+  caf::scoped_actor self{system()};
+  auto wait_for = [&](const caf::actor& target, auto... xs) {
+    bool ok = false;
+    self->request(target, deadline, xs...)
+      .receive([&](bool) { ok = true; },
+               [&](caf::error& failure) {
+                 if (outcome.is_ok())
+                   outcome = to_status(failure);
+               });
+    return ok;
+  };
+  // 1. No new commands; every aggregate finishes what it has and stops.
+  std::vector<caf::actor> routers = extra_routers_;
+  routers.push_back(accounts_);
+  for (auto& router : routers)
+    wait_for(router, drain_atom::value);
+  // 2. Everything handed to the store is committed.
+  wait_for(store_, drain_atom::value);
+  // 3. Projections apply everything committed, then save their checkpoints.
+  std::uint64_t head = 0;
+  self->request(store_, deadline, head_atom::value)
+    .receive([&](std::uint64_t value) { head = value; }, [&](caf::error&) {});
+  auto settle = [&](const caf::actor& projection, auto query, auto answer) {
+    using answer_type = decltype(answer);
+    self->request(projection, deadline, query_atom::value, query, head,
+                  static_cast<std::uint64_t>(deadline.count()))
+      .receive([&](const answer_type&) {}, [&](caf::error& failure) {
+        if (outcome.is_ok())
+          outcome = to_status(failure);
+      });
+    self->request(projection, deadline, checkpoint_atom::value)
+      .receive([&](std::uint64_t) {}, [&](caf::error& failure) {
+        if (outcome.is_ok())
+          outcome = to_status(failure);
+      });
+  };
+  settle(balances_, balance_query{}, balance_view{});
+  settle(histories_, history_query{}, history_page{});
+  settle(totals_, totals_query{}, totals_view{});
+  // 4. Stop everything.
+  for (auto& router : routers)
+    self->send_exit(router, caf::exit_reason::user_shutdown);
+  for (auto* projection : {&balances_, &histories_, &totals_})
+    self->send_exit(*projection, caf::exit_reason::user_shutdown);
+  self->send_exit(store_, caf::exit_reason::user_shutdown);
+  return outcome;
+}
+
+}  // namespace tally

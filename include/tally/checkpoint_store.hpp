@@ -1,0 +1,37 @@
+// Where projections keep their checkpoints: the position they applied up to and
+// their read model's encoded state, so a restart resumes instead of rebuilding.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tally/error.hpp"
+
+namespace tally {
+
+struct checkpoint {
+  std::uint64_t position = 0;  ///< every event up to here is in `state`
+  std::string state;           ///< the read model, encoded by the projection
+};
+
+/// Thread-safe storage of one checkpoint per projection name.
+class checkpoint_store {
+public:
+  virtual ~checkpoint_store() = default;
+
+  /// Replaces the checkpoint of `projection` atomically. Errors: store_unavailable.
+  virtual status save(const std::string& projection, const checkpoint& saved) = 0;
+
+  /// The latest checkpoint of `projection`, nullopt when none was saved.
+  virtual std::optional<checkpoint> load(const std::string& projection) const = 0;
+
+  /// True when save/load block on I/O (projections then run on their own threads).
+  virtual bool blocks_on_io() const = 0;
+};
+
+/// Checkpoints in memory: survive a projection restart, not a process restart.
+std::shared_ptr<checkpoint_store> make_memory_checkpoint_store();
+
+}  // namespace tally

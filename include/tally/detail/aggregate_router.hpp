@@ -1,0 +1,236 @@
+// The router: stream id -> aggregate actor. It spawns an aggregate on its first
+// command, keeps at most router_options::resident_max alive (least recently used
+// are passivated first), passivates aggregates idle longer than idle_max, and never
+// lets two actors of one stream live at once: commands for a stream whose actor is
+// passivating wait here until that actor is gone, then go to its successor.
+#pragma once
+
+#include <functional>
+#include <list>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "caf/all.hpp"
+
+#include "tally/detail/aggregate_actor.hpp"
+
+namespace tally::detail {
+
+/// A command held back while its stream's previous actor passivates.
+struct waiting_command {
+  caf::response_promise promise;
+  std::function<void(const caf::actor&)> forward;
+};
+
+struct router_entry {
+  caf::actor actor;
+  caf::actor_clock::time_point last_used;
+  std::list<std::string>::iterator recency;  ///< position in router_state::recency
+  bool passivating = false;
+  std::vector<waiting_command> waiting;
+};
+
+/// Counters a router reports for metrics and tests.
+struct router_counters {
+  std::uint64_t resident = 0;
+  std::uint64_t spawned = 0;
+  std::uint64_t passivated = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, router_counters& x) {
+  return f(caf::meta::type_name("router_counters"), x.resident, x.spawned, x.passivated);
+}
+
+struct router_state {
+  static inline const char* name = "tally.router";
+
+  caf::actor store;
+  std::shared_ptr<const journal> committed;
+  router_options options;
+  bool accepting = true;
+  std::unordered_map<std::string, router_entry> entries;
+  std::list<std::string> recency;  ///< active (not passivating) streams, most recent first
+  std::unordered_map<caf::actor_addr, std::string> streams_by_actor;
+  std::vector<caf::response_promise> drain_waiters;
+  router_counters counters;
+};
+
+using router_actor_type = caf::stateful_actor<router_state>;
+
+inline void begin_passivation(router_actor_type* self, router_entry& entry) {
+  auto& st = self->state;
+  TALLY_ASSERT(!entry.passivating);
+  entry.passivating = true;
+  st.recency.erase(entry.recency);
+  entry.recency = st.recency.end();
+  self->send(entry.actor, passivate_atom::value);
+}
+
+template <class Aggregate>
+void start_aggregate(router_actor_type* self, const std::string& stream_id, router_entry& entry) {
+  auto& st = self->state;
+  entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.committed,
+                            st.options.aggregate);
+  self->monitor(entry.actor);
+  st.streams_by_actor[entry.actor.address()] = stream_id;
+  st.recency.push_front(stream_id);
+  entry.recency = st.recency.begin();
+  entry.last_used = self->clock().now();
+  entry.passivating = false;
+  ++st.counters.spawned;
+}
+
+/// Finds or starts the aggregate of `stream_id`, making room if needed.
+template <class Aggregate>
+router_entry& find_or_start(router_actor_type* self, const std::string& stream_id) {
+  auto& st = self->state;
+  if (auto it = st.entries.find(stream_id); it != st.entries.end())
+    return it->second;
+  // Make room: passivate the least recently used active aggregate.
+  if (st.entries.size() >= st.options.resident_max && !st.recency.empty())
+    begin_passivation(self, st.entries.at(st.recency.back()));
+  auto& entry = st.entries[stream_id];
+  start_aggregate<Aggregate>(self, stream_id, entry);
+  return entry;
+}
+
+/// Hands `forward` the actor of `stream_id`, now or once its predecessor is gone.
+template <class Aggregate>
+void route(router_actor_type* self, const std::string& stream_id, caf::response_promise& promise,
+           std::function<void(const caf::actor&)> forward) {
+  auto& st = self->state;
+  auto& entry = find_or_start<Aggregate>(self, stream_id);
+  if (entry.passivating) {
+    if (entry.waiting.size() >= st.options.waiting_commands_max) {
+      promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                            "too many commands waiting for stream " + stream_id}));
+      return;
+    }
+    entry.waiting.push_back(waiting_command{promise, std::move(forward)});
+    return;
+  }
+  entry.last_used = self->clock().now();
+  if (entry.recency != st.recency.begin())
+    st.recency.splice(st.recency.begin(), st.recency, entry.recency);
+  forward(entry.actor);
+}
+
+template <class Aggregate>
+void schedule_sweep(router_actor_type* self) {
+  if (self->state.options.idle_max.count() > 0)
+    self->delayed_send(self, self->state.options.sweep_interval, sweep_atom::value);
+}
+
+/// The router of aggregate type `Aggregate`.
+template <class Aggregate>
+caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
+                               std::shared_ptr<const journal> committed, router_options options) {
+  using command_type = typename Aggregate::command_type;
+  TALLY_ASSERT(options.resident_max >= 1);
+  auto& st = self->state;
+  st.store = std::move(store);
+  st.committed = std::move(committed);
+  st.options = options;
+  self->set_down_handler([self](caf::down_msg& down) {
+    auto& st = self->state;
+    auto by_actor = st.streams_by_actor.find(down.source);
+    if (by_actor == st.streams_by_actor.end())
+      return;
+    auto stream_id = std::move(by_actor->second);
+    st.streams_by_actor.erase(by_actor);
+    auto it = st.entries.find(stream_id);
+    TALLY_ASSERT(it != st.entries.end());
+    auto& entry = it->second;
+    if (!entry.passivating)
+      st.recency.erase(entry.recency);  // it stopped on its own (failure)
+    else
+      ++st.counters.passivated;
+    if (!entry.waiting.empty() && st.accepting) {
+      // Commands arrived while it was passivating: its successor takes them, and it
+      // rehydrates first, so it sees everything its predecessor appended.
+      auto waiting = std::move(entry.waiting);
+      entry.waiting.clear();
+      start_aggregate<Aggregate>(self, stream_id, entry);
+      for (auto& command : waiting)
+        command.forward(entry.actor);
+    } else {
+      st.entries.erase(it);
+    }
+    if (!st.accepting && st.entries.empty()) {
+      for (auto& waiter : st.drain_waiters)
+        waiter.deliver(true);
+      st.drain_waiters.clear();
+    }
+  });
+  schedule_sweep<Aggregate>(self);
+  return {
+    [self](command_envelope<command_type>& envelope) {
+      auto& st = self->state;
+      auto promise = self->make_response_promise();
+      if (!st.accepting) {
+        promise.deliver(make_caf_error(error_code::shutting_down));
+        return;
+      }
+      const auto& stream_id = Aggregate::stream_of(envelope.command);
+      if (envelope.id.is_nil() || !is_valid_stream_id(stream_id)) {
+        promise.deliver(command_reply{error_code::invalid_argument, 0, 0, false});
+        return;
+      }
+      auto stream_copy = stream_id;
+      route<Aggregate>(self, stream_copy, promise,
+                       [promise, envelope = std::move(envelope)](const caf::actor& target) mutable {
+                         promise.delegate(target, std::move(envelope));
+                       });
+    },
+    [self](query_atom, const std::string& stream_id) {
+      // The write-side state of one stream (rehydrating it if needed).
+      auto promise = self->make_response_promise();
+      if (!is_valid_stream_id(stream_id)) {
+        promise.deliver(make_caf_error(error_code::invalid_argument));
+        return;
+      }
+      route<Aggregate>(self, stream_id, promise, [promise](const caf::actor& target) mutable {
+        promise.delegate(target, query_atom::value);
+      });
+    },
+    [self](sweep_atom) {
+      auto& st = self->state;
+      auto now = self->clock().now();
+      while (!st.recency.empty()) {
+        auto& oldest = st.entries.at(st.recency.back());
+        if (now - oldest.last_used < st.options.idle_max)
+          break;
+        begin_passivation(self, oldest);
+      }
+      if (st.accepting)
+        schedule_sweep<Aggregate>(self);
+    },
+    [self](resident_atom) -> router_counters {
+      auto counters = self->state.counters;
+      counters.resident = self->state.entries.size();
+      return counters;
+    },
+    [self](drain_atom) {
+      // Stop taking commands; passivate everyone; answer once all are gone.
+      auto& st = self->state;
+      auto promise = self->make_response_promise();
+      st.accepting = false;
+      for (auto& [stream_id, entry] : st.entries)
+        if (!entry.passivating)
+          begin_passivation(self, entry);
+      for (auto& [stream_id, entry] : st.entries) {
+        for (auto& command : entry.waiting)
+          command.promise.deliver(make_caf_error(error_code::shutting_down));
+        entry.waiting.clear();
+      }
+      if (st.entries.empty())
+        promise.deliver(true);
+      else
+        st.drain_waiters.push_back(std::move(promise));
+    },
+  };
+}
+
+}  // namespace tally::detail

@@ -1,0 +1,256 @@
+// The projection actor: keeps one read model current from committed events.
+//
+// Start-up: load the checkpoint (position P and the model's state), subscribe to the
+// store (which answers with its head H and from then on sends every committed batch
+// after H), pull the events P+1..H from the journal in pages, then apply the batches
+// that arrived meanwhile. Every event is applied exactly once, in global order: the
+// next expected position is known and asserted.
+//
+// Queries carry a min_position: an answer waits (bounded) until the model has
+// applied that position, so a caller can read its own writes.
+//
+// A Model provides:
+//   using query_type; using answer_type;         // answer_type has as_of_position
+//   static constexpr const char* name;
+//   void apply(const recorded_event&);           // every event, in order
+//   answer_type answer(const query_type&, std::uint64_t position) const;
+//   std::string encode() const; bool decode(std::string_view);  // checkpoints
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "caf/all.hpp"
+
+#include "tally/assert.hpp"
+#include "tally/checkpoint_store.hpp"
+#include "tally/protocol.hpp"
+
+namespace tally {
+
+struct projection_options {
+  /// Save a checkpoint every this many applied events (0: only when asked).
+  std::uint64_t checkpoint_interval_events = 100000;
+  /// Events per catch-up read.
+  std::uint64_t catch_up_page_events = 4096;
+  /// Queries waiting for a position at once; more are refused with limit_exceeded.
+  std::size_t waiting_queries_max = 100000;
+  /// Longest a query may wait for its min_position.
+  std::chrono::milliseconds query_wait_max{std::chrono::seconds{30}};
+};
+
+namespace detail {
+
+template <class Model>
+struct waiting_query {
+  std::uint64_t min_position = 0;
+  typename Model::query_type query;
+  caf::response_promise promise;
+};
+
+template <class Model>
+struct projection_state {
+  static inline const char* name = "tally.projection";
+
+  Model model;
+  std::uint64_t position = 0;        ///< last applied global position
+  std::uint64_t catch_up_until = 0;  ///< the store's head when we subscribed
+  std::uint64_t skip_until = 0;      ///< a feed that starts after the head skips to here
+  bool catching_up = true;
+  std::deque<event_batch> held_back;  ///< live batches that arrived during catch-up
+  caf::actor store;
+  std::shared_ptr<checkpoint_store> checkpoints;
+  projection_options options;
+  std::uint64_t applied_since_checkpoint = 0;
+  std::uint64_t next_query_id = 1;
+  std::map<std::uint64_t, waiting_query<Model>> waiting;  ///< by query id
+  std::multimap<std::uint64_t, std::uint64_t> waiting_by_position;  ///< min_position -> id
+};
+
+template <class Model>
+using projection_actor_type = caf::stateful_actor<projection_state<Model>>;
+
+template <class Model>
+void save_checkpoint(projection_actor_type<Model>* self) {
+  auto& st = self->state;
+  if (!st.checkpoints)
+    return;
+  if (auto failure = st.checkpoints->save(Model::name, checkpoint{st.position, st.model.encode()}))
+    self->quit(make_caf_error(failure));
+  st.applied_since_checkpoint = 0;
+}
+
+template <class Model>
+void release_waiting(projection_actor_type<Model>* self) {
+  auto& st = self->state;
+  while (!st.waiting_by_position.empty()
+         && st.waiting_by_position.begin()->first <= st.position) {
+    auto id = st.waiting_by_position.begin()->second;
+    st.waiting_by_position.erase(st.waiting_by_position.begin());
+    auto it = st.waiting.find(id);
+    if (it == st.waiting.end())
+      continue;  // expired already
+    it->second.promise.deliver(st.model.answer(it->second.query, st.position));
+    st.waiting.erase(it);
+  }
+}
+
+template <class Model>
+void apply_events(projection_actor_type<Model>* self, const std::vector<recorded_event>& events,
+                  std::uint64_t until_position) {
+  auto& st = self->state;
+  for (const auto& event : events) {
+    if (event.position > until_position)
+      break;
+    TALLY_ASSERT_MSG(event.position == st.position + 1,
+                     "a projection must apply every position exactly once, in order");
+    if (event.position > st.skip_until)
+      st.model.apply(event);
+    st.position = event.position;
+    ++st.applied_since_checkpoint;
+  }
+  auto interval = st.options.checkpoint_interval_events;
+  if (interval > 0 && st.applied_since_checkpoint >= interval)
+    save_checkpoint(self);
+  release_waiting(self);
+}
+
+template <class Model>
+void finish_catch_up(projection_actor_type<Model>* self) {
+  auto& st = self->state;
+  TALLY_ASSERT(st.position == st.catch_up_until);
+  st.catching_up = false;
+  while (!st.held_back.empty()) {
+    auto batch = std::move(st.held_back.front());
+    st.held_back.pop_front();
+    apply_events(self, *batch, UINT64_MAX);
+  }
+}
+
+template <class Model>
+void catch_up(projection_actor_type<Model>* self) {
+  auto& st = self->state;
+  if (st.position >= st.catch_up_until) {
+    finish_catch_up(self);
+    return;
+  }
+  self->request(st.store, caf::infinite, read_all_atom::value, st.position + 1,
+                st.options.catch_up_page_events)
+    .then(
+      [self](const std::vector<recorded_event>& events) {
+        auto& st = self->state;
+        if (events.empty()) {
+          self->quit(make_caf_error(status{error_code::journal_corrupt,
+                                           "journal ends before position "
+                                             + std::to_string(st.catch_up_until)}));
+          return;
+        }
+        apply_events(self, events, st.catch_up_until);
+        catch_up(self);
+      },
+      [self](caf::error& failure) { self->quit(std::move(failure)); });
+}
+
+/// The behavior of a projection over Model.
+/// `model` is the initial read model; without a checkpoint the projection starts after
+/// `start_after` (0: from the first event).
+template <class Model>
+caf::behavior projection_actor(projection_actor_type<Model>* self, Model model, caf::actor store,
+                               std::shared_ptr<checkpoint_store> checkpoints,
+                               projection_options options, std::uint64_t start_after) {
+  using query_type = typename Model::query_type;
+  auto& st = self->state;
+  st.model = std::move(model);
+  st.position = start_after;
+  st.store = std::move(store);
+  st.checkpoints = std::move(checkpoints);
+  st.options = options;
+  if (st.checkpoints) {
+    if (auto saved = st.checkpoints->load(Model::name)) {
+      if (st.model.decode(saved->state))
+        st.position = saved->position;
+      else
+        st.model = Model{};  // unreadable checkpoint: rebuild from the log
+    }
+  }
+  self->request(st.store, caf::infinite, subscribe_atom::value, caf::actor_cast<caf::actor>(self))
+    .then(
+      [self](std::uint64_t head) {
+        auto& st = self->state;
+        if (head < st.position) {
+          // Ahead of the journal: a checkpoint from a journal that lost its tail (the
+          // model cannot be trusted: rebuild from 0), or a feed asked to start after
+          // the head (it waits for the live batches).
+          if (st.checkpoints) {
+            st.model = Model{};
+            st.position = 0;
+          } else {
+            st.catching_up = false;
+            st.skip_until = st.position;
+            st.position = head;
+            return;
+          }
+        }
+        st.catch_up_until = head;
+        catch_up(self);
+      },
+      [self](caf::error& failure) { self->quit(std::move(failure)); });
+  return {
+    [self](const event_batch& batch) {
+      auto& st = self->state;
+      if (st.catching_up)
+        st.held_back.push_back(batch);
+      else
+        apply_events(self, *batch, UINT64_MAX);
+    },
+    [self](query_atom, query_type& query, std::uint64_t min_position, std::uint64_t wait_ms) {
+      auto& st = self->state;
+      auto promise = self->make_response_promise();
+      if (st.position >= min_position) {
+        promise.deliver(st.model.answer(query, st.position));
+        return;
+      }
+      if (wait_ms == 0) {
+        promise.deliver(make_caf_error(error_code::position_not_reached));
+        return;
+      }
+      if (st.waiting.size() >= st.options.waiting_queries_max) {
+        promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                              "too many queries waiting for a position"}));
+        return;
+      }
+      auto id = st.next_query_id++;
+      st.waiting.emplace(id, waiting_query<Model>{min_position, std::move(query), promise});
+      st.waiting_by_position.emplace(min_position, id);
+      auto wait = std::min(std::chrono::milliseconds{wait_ms}, st.options.query_wait_max);
+      self->delayed_send(self, wait, expire_atom::value, id);
+    },
+    [self](expire_atom, std::uint64_t id) {
+      auto& st = self->state;
+      auto it = st.waiting.find(id);
+      if (it == st.waiting.end())
+        return;  // answered already
+      it->second.promise.deliver(make_caf_error(status{
+        error_code::position_not_reached,
+        "read model is at position " + std::to_string(st.position) + ", asked for "
+          + std::to_string(it->second.min_position)}));
+      auto [first, last] = st.waiting_by_position.equal_range(it->second.min_position);
+      for (auto entry = first; entry != last; ++entry)
+        if (entry->second == id) {
+          st.waiting_by_position.erase(entry);
+          break;
+        }
+      st.waiting.erase(it);
+    },
+    [self](head_atom) -> std::uint64_t { return self->state.position; },
+    [self](checkpoint_atom) -> std::uint64_t {
+      save_checkpoint(self);
+      return self->state.position;
+    },
+  };
+}
+
+}  // namespace detail
+}  // namespace tally
