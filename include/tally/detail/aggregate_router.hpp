@@ -71,6 +71,9 @@ inline void begin_passivation(router_actor_type* self, router_entry& entry) {
 template <class Aggregate>
 void start_aggregate(router_actor_type* self, const std::string& stream_id, router_entry& entry) {
   auto& st = self->state;
+  // Make room: passivate the least recently used active aggregates.
+  while (st.recency.size() >= st.options.resident_max)
+    begin_passivation(self, st.entries.at(st.recency.back()));
   entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.committed,
                             st.options.aggregate);
   self->monitor(entry.actor);
@@ -82,15 +85,12 @@ void start_aggregate(router_actor_type* self, const std::string& stream_id, rout
   ++st.counters.spawned;
 }
 
-/// Finds or starts the aggregate of `stream_id`, making room if needed.
+/// Finds or starts the aggregate of `stream_id`.
 template <class Aggregate>
 router_entry& find_or_start(router_actor_type* self, const std::string& stream_id) {
   auto& st = self->state;
   if (auto it = st.entries.find(stream_id); it != st.entries.end())
     return it->second;
-  // Make room: passivate the least recently used active aggregate.
-  if (st.entries.size() >= st.options.resident_max && !st.recency.empty())
-    begin_passivation(self, st.entries.at(st.recency.back()));
   auto& entry = st.entries[stream_id];
   start_aggregate<Aggregate>(self, stream_id, entry);
   return entry;

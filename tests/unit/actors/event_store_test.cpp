@@ -1,0 +1,210 @@
+// The event-store actor on the deterministic test coordinator: positions and versions,
+// group commit, expected versions, at-most-once command ids, publication order,
+// deferred reads and fail-stop.
+#include <gtest/gtest.h>
+
+#include "support/deterministic_system.hpp"
+#include "support/failing_journal.hpp"
+#include "tally/event_store.hpp"
+#include "tally/protocol.hpp"
+
+using namespace tally;
+using tally::test_support::deterministic_system;
+using tally::test_support::failing_journal;
+
+namespace {
+
+append_request make_append(const std::string& stream, std::uint64_t expected, command_id id,
+                           std::size_t events = 1, std::uint64_t hash = 7) {
+  append_request request;
+  request.stream_id = stream;
+  request.expected_version = expected;
+  request.command = id;
+  request.command_hash = hash;
+  for (std::size_t i = 0; i < events; ++i)
+    request.events.push_back(pending_event{"thing_happened", 1, "payload" + std::to_string(i)});
+  return request;
+}
+
+command_id id_of(std::uint64_t n) { return command_id{0xABCD, n}; }
+
+// Records what a store sends to an aggregate (rollbacks) and to a subscriber (batches).
+struct probe_state {
+  std::vector<std::string> rollbacks;
+  std::vector<std::uint64_t> positions;
+};
+
+caf::behavior probe(caf::event_based_actor*, std::shared_ptr<probe_state> out) {
+  return {
+    [=](rollback_atom, const std::string& stream) { out->rollbacks.push_back(stream); },
+    [=](const event_batch& batch) {
+      for (const auto& event : *batch)
+        out->positions.push_back(event.position);
+    },
+  };
+}
+
+struct event_store_fixture : ::testing::Test {
+  deterministic_system world;
+  std::shared_ptr<failing_journal> journal = std::make_shared<failing_journal>();
+  std::shared_ptr<probe_state> seen = std::make_shared<probe_state>();
+  caf::actor store;
+  caf::actor origin;
+
+  void SetUp() override {
+    event_store_options options;
+    options.io_mode = journal_io_mode::inline_calls;
+    store = world.keep(spawn_event_store(world.system(), journal, options));
+    origin = world.keep(world.system().spawn(probe, seen));
+    world.run();
+  }
+
+  auto append(const append_request& request) {
+    return world.request<command_reply>(store, append_atom::value, request, origin);
+  }
+};
+
+}  // namespace
+
+TEST_F(event_store_fixture, assigns_contiguous_positions_and_versions_and_replies_after_commit) {
+  auto first = append(make_append("a", 0, id_of(1), 2));
+  auto second = append(make_append("b", 0, id_of(2)));
+  auto third = append(make_append("a", 2, id_of(3)));
+  EXPECT_EQ(journal->head(), 0u);
+  world.run();
+  ASSERT_TRUE(first->has_value() && second->has_value() && third->has_value());
+  EXPECT_EQ((**first)->stream_version, 2u);
+  EXPECT_EQ((**first)->position, 2u);
+  EXPECT_EQ((**second)->stream_version, 1u);
+  EXPECT_EQ((**second)->position, 3u);
+  EXPECT_EQ((**third)->stream_version, 3u);
+  EXPECT_EQ((**third)->position, 4u);
+  EXPECT_EQ(journal->head(), 4u);
+  auto stream = world.ask<std::vector<recorded_event>>(store, read_stream_atom::value,
+                                                       std::string{"a"}, std::uint64_t{1},
+                                                       std::uint64_t{100});
+  ASSERT_EQ(stream.size(), 3u);
+  for (std::size_t i = 0; i < stream.size(); ++i) {
+    EXPECT_EQ(stream[i].stream_version, i + 1);
+    EXPECT_EQ(stream[i].command, i < 2 ? id_of(1) : id_of(3));
+    EXPECT_NE(stream[i].timestamp_ns, 0);
+  }
+  EXPECT_NE(stream[0].event_id, stream[1].event_id);
+}
+
+TEST_F(event_store_fixture, appends_that_arrive_together_share_one_commit) {
+  std::vector<std::shared_ptr<std::optional<caf::expected<command_reply>>>> replies;
+  for (std::uint64_t i = 1; i <= 50; ++i)
+    replies.push_back(append(make_append("s" + std::to_string(i), 0, id_of(i))));
+  world.run();
+  for (auto& reply : replies)
+    ASSERT_TRUE(reply->has_value() && **reply && (**reply)->accepted());
+  EXPECT_EQ(journal->appends(), 1u) << "50 appends in the mailbox must form one batch";
+  auto health = world.ask<store_status>(store, status_atom::value);
+  EXPECT_EQ(health.events_committed, 50u);
+  EXPECT_EQ(health.head, 50u);
+}
+
+TEST_F(event_store_fixture, rejects_a_wrong_expected_version_and_tells_the_origin) {
+  auto ok = append(make_append("a", 0, id_of(1)));
+  auto stale = append(make_append("a", 0, id_of(2)));
+  world.run();
+  ASSERT_TRUE((**ok)->accepted());
+  EXPECT_EQ((**stale)->outcome, error_code::wrong_expected_version);
+  EXPECT_EQ((**stale)->stream_version, 1u);
+  EXPECT_EQ(journal->head(), 1u);
+  ASSERT_EQ(seen->rollbacks.size(), 1u);
+  EXPECT_EQ(seen->rollbacks[0], "a");
+}
+
+TEST_F(event_store_fixture, applies_a_command_id_at_most_once) {
+  auto original = append(make_append("a", 0, id_of(1)));
+  auto retry_in_same_batch = append(make_append("a", 1, id_of(1)));
+  world.run();
+  auto retry_later = append(make_append("a", 1, id_of(1)));
+  auto reused = append(make_append("b", 0, id_of(1), 1, 999));
+  world.run();
+  ASSERT_TRUE((**original)->accepted());
+  for (auto* retry : {&retry_in_same_batch, &retry_later}) {
+    ASSERT_TRUE((***retry)->accepted());
+    EXPECT_TRUE((***retry)->duplicate);
+    EXPECT_EQ((***retry)->position, (**original)->position);
+    EXPECT_EQ((***retry)->stream_version, (**original)->stream_version);
+  }
+  EXPECT_EQ((**reused)->outcome, error_code::command_id_reused_with_different_payload);
+  EXPECT_EQ(journal->head(), 1u);
+  auto duplicate = world.ask<command_reply>(store, outcome_atom::value, id_of(1), std::uint64_t{7},
+                                            std::string{"a"});
+  EXPECT_TRUE(duplicate.duplicate);
+  EXPECT_EQ(duplicate.position, 1u);
+}
+
+TEST_F(event_store_fixture, publishes_committed_batches_in_global_order_to_subscribers) {
+  auto head = world.ask<std::uint64_t>(store, subscribe_atom::value, origin);
+  EXPECT_EQ(head, 0u);
+  // Some batches of one append, then one batch of ten.
+  for (std::uint64_t i = 1; i <= 10; ++i) {
+    append(make_append("s" + std::to_string(i), 0, id_of(i)));
+    world.run();
+  }
+  for (std::uint64_t i = 11; i <= 20; ++i)
+    append(make_append("s" + std::to_string(i), 0, id_of(i)));
+  world.run();
+  ASSERT_EQ(journal->head(), 20u);
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t p = 1; p <= journal->head(); ++p)
+    expected.push_back(p);
+  EXPECT_EQ(seen->positions, expected);
+}
+
+TEST_F(event_store_fixture, a_load_waits_for_appends_received_before_it) {
+  append(make_append("a", 0, id_of(1), 3));
+  auto loaded = world.request<loaded_stream>(store, load_atom::value, std::string{"a"}, true);
+  world.run();
+  ASSERT_TRUE(loaded->has_value() && **loaded);
+  EXPECT_EQ((**loaded)->events.size(), 3u);
+  EXPECT_TRUE((**loaded)->complete);
+}
+
+TEST_F(event_store_fixture, snapshots_are_saved_after_the_events_they_cover) {
+  append(make_append("a", 0, id_of(1), 2));
+  caf::anon_send(store, snapshot_atom::value, snapshot{"a", 2, 1, "state"});
+  world.run();
+  auto saved = journal->load_snapshot("a");
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->stream_version, 2u);
+  auto loaded = world.ask<loaded_stream>(store, load_atom::value, std::string{"a"}, true);
+  EXPECT_TRUE(loaded.has_snapshot);
+  EXPECT_TRUE(loaded.events.empty());
+}
+
+TEST(event_store, fails_stop_when_the_journal_fails) {
+  deterministic_system world;
+  auto journal = std::make_shared<failing_journal>(2);
+  event_store_options options;
+  options.io_mode = journal_io_mode::inline_calls;
+  auto failures = std::make_shared<int>(0);
+  options.on_failure = [failures](const status&) { ++*failures; };
+  auto store = world.keep(spawn_event_store(world.system(), journal, options));
+  auto first = world.request<command_reply>(store, append_atom::value, make_append("a", 0, id_of(1)),
+                                            caf::actor{});
+  world.run();
+  ASSERT_TRUE((**first)->accepted());
+  auto failed = world.request<command_reply>(store, append_atom::value, make_append("a", 1, id_of(2)),
+                                             caf::actor{});
+  world.run();
+  ASSERT_TRUE(failed->has_value());
+  ASSERT_FALSE(**failed);
+  EXPECT_EQ(to_status((**failed).error()).code(), error_code::store_unavailable);
+  auto later = world.request<command_reply>(store, append_atom::value, make_append("b", 0, id_of(3)),
+                                            caf::actor{});
+  world.run();
+  ASSERT_FALSE(**later);
+  EXPECT_EQ(to_status((**later).error()).code(), error_code::store_unavailable);
+  EXPECT_EQ(journal->head(), 1u) << "nothing of the failed batch may be visible";
+  EXPECT_EQ(journal->appends(), 2u) << "a failed store never retries";
+  EXPECT_EQ(*failures, 1);
+  auto health = world.ask<store_status>(store, status_atom::value);
+  EXPECT_FALSE(health.available);
+  EXPECT_NE(health.failure.find("injected"), std::string::npos);
+}
