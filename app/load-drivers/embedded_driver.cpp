@@ -1,0 +1,305 @@
+#include "app/load-drivers/embedded_driver.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include "caf/all.hpp"
+#include "tally/runtime.hpp"
+
+namespace tally::load {
+
+namespace {
+
+using start_atom = caf::atom_constant<caf::atom("start")>;
+using done_atom = caf::atom_constant<caf::atom("done")>;
+using add_atom = caf::atom_constant<caf::atom("add")>;
+using take_atom = caf::atom_constant<caf::atom("take")>;
+using get_atom = caf::atom_constant<caf::atom("get")>;
+
+std::uint64_t now_ns() {
+  return static_cast<std::uint64_t>(
+    std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::steady_clock::now().time_since_epoch())
+      .count());
+}
+
+// One client's results, handed to the coordinator when its list is exhausted.
+struct client_result {
+  run_stats stats;
+  std::vector<std::pair<std::uint64_t, std::int64_t>> tally_changes;  // account, delta
+  std::uint64_t accepted_writes = 0;
+  std::uint64_t last_position = 0;
+  std::uint64_t finished_ns = 0;
+};
+using client_result_ptr = std::shared_ptr<client_result>;
+
+}  // namespace
+}  // namespace tally::load
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::load::client_result_ptr)
+
+namespace tally::load {
+
+namespace {
+
+// The target a client talks to: the embedded runtime or bare actors.
+struct target {
+  // Embedded.
+  caf::actor router;
+  caf::actor balances;
+  // caf-raw: one actor per account.
+  std::vector<caf::actor> raw_accounts;
+};
+
+struct client_state {
+  static inline const char* name = "tally.load.client";
+  const std::vector<workload_command>* commands = nullptr;
+  const std::vector<std::string>* names = nullptr;
+  std::shared_ptr<const target> destination;
+  caf::actor coordinator;
+  std::uint64_t client = 0;
+  std::size_t next = 0;
+  std::uint64_t sent_ns = 0;
+  std::uint64_t started_ns = 0;  ///< the barrier's release
+  client_result_ptr result;
+};
+
+using client_actor = caf::stateful_actor<client_state>;
+
+void finish_command(client_actor* self, operation op, command_outcome outcome,
+                    std::string_view reason);
+void send_next(client_actor* self);
+
+void record_tally(client_state& st, const workload_command& command) {
+  auto delta = command.op == operation::deposit ? command.amount : -command.amount;
+  st.result->tally_changes.emplace_back(command.account, delta);
+  ++st.result->accepted_writes;
+}
+
+void send_embedded(client_actor* self, const workload_command& command) {
+  auto& st = self->state;
+  const auto& account = (*st.names)[command.account];
+  if (command.op == operation::balance) {
+    self->request(st.destination->balances, caf::infinite, query_atom::value, balance_query{account},
+                  std::uint64_t{0}, std::uint64_t{0})
+      .then([self](const balance_view&) { finish_command(self, operation::balance, command_outcome::accepted, {}); },
+            [self](caf::error& failure) {
+              finish_command(self, operation::balance, command_outcome::failed,
+                             to_string(to_status(failure).code()));
+            });
+    return;
+  }
+  command_envelope<bank::account_command> envelope;
+  envelope.id = command_id{st.client + 1, st.next};
+  if (command.op == operation::deposit)
+    envelope.command = bank::deposit_money{account, command.amount};
+  else
+    envelope.command = bank::withdraw_money{account, command.amount};
+  self->request(st.destination->router, caf::infinite, std::move(envelope))
+    .then(
+      [self, op = command.op](const command_reply& reply) {
+        auto& st = self->state;
+        if (reply.accepted()) {
+          record_tally(st, (*st.commands)[st.next - 1]);
+          st.result->last_position = std::max(st.result->last_position, reply.position);
+          finish_command(self, op, command_outcome::accepted, {});
+        } else {
+          finish_command(self, op, command_outcome::rejected, to_string(reply.outcome));
+        }
+      },
+      [self, op = command.op](caf::error& failure) {
+        finish_command(self, op, command_outcome::failed,
+                       to_string(to_status(failure).code()));
+      });
+}
+
+void send_raw(client_actor* self, const workload_command& command) {
+  auto& st = self->state;
+  const auto& account = st.destination->raw_accounts[command.account];
+  auto on_error = [self, op = command.op](caf::error&) {
+    finish_command(self, op, command_outcome::failed, "actor_error");
+  };
+  switch (command.op) {
+    case operation::deposit:
+      self->request(account, caf::infinite, add_atom::value, command.amount)
+        .then(
+          [self](std::int64_t) {
+            auto& st = self->state;
+            record_tally(st, (*st.commands)[st.next - 1]);
+            finish_command(self, operation::deposit, command_outcome::accepted, {});
+          },
+          on_error);
+      break;
+    case operation::withdraw:
+      self->request(account, caf::infinite, take_atom::value, command.amount)
+        .then(
+          [self](bool accepted) {
+            auto& st = self->state;
+            if (accepted) {
+              record_tally(st, (*st.commands)[st.next - 1]);
+              finish_command(self, operation::withdraw, command_outcome::accepted, {});
+            } else {
+              finish_command(self, operation::withdraw, command_outcome::rejected,
+                             "insufficient_funds");
+            }
+          },
+          on_error);
+      break;
+    default:
+      self->request(account, caf::infinite, get_atom::value)
+        .then([self](std::int64_t) { finish_command(self, operation::balance, command_outcome::accepted, {}); },
+              on_error);
+  }
+}
+
+void send_next(client_actor* self) {
+  auto& st = self->state;
+  if (st.next == st.commands->size()) {
+    st.result->finished_ns = now_ns();
+    self->send(st.coordinator, done_atom::value, st.result);
+    self->quit();
+    return;
+  }
+  const auto& command = (*st.commands)[st.next++];
+  st.sent_ns = now_ns();
+  if (st.destination->raw_accounts.empty())
+    send_embedded(self, command);
+  else
+    send_raw(self, command);
+}
+
+void finish_command(client_actor* self, operation op, command_outcome outcome,
+                    std::string_view reason) {
+  auto& st = self->state;
+  auto completed = now_ns();
+  st.result->stats.record_reply(op, completed - st.sent_ns, completed - st.started_ns, outcome,
+                                reason);
+  send_next(self);
+}
+
+caf::behavior load_client(client_actor* self, const std::vector<workload_command>* commands,
+                          const std::vector<std::string>* names,
+                          std::shared_ptr<const target> destination, caf::actor coordinator,
+                          std::uint64_t client) {
+  auto& st = self->state;
+  st.commands = commands;
+  st.names = names;
+  st.destination = std::move(destination);
+  st.coordinator = std::move(coordinator);
+  st.client = client;
+  st.result = std::make_shared<client_result>();
+  return {
+    [self](start_atom, std::uint64_t started_ns) {
+      self->state.started_ns = started_ns;
+      send_next(self);
+    },
+  };
+}
+
+// The caf-raw account: the least an actor can do for the same workload.
+struct raw_account_state {
+  static inline const char* name = "tally.load.raw_account";
+  std::int64_t balance = 0;
+};
+
+caf::behavior raw_account(caf::stateful_actor<raw_account_state>* self) {
+  return {
+    [self](add_atom, std::int64_t amount) { return self->state.balance += amount; },
+    [self](take_atom, std::int64_t amount) {
+      if (amount > self->state.balance)
+        return false;
+      self->state.balance -= amount;
+      return true;
+    },
+    [self](get_atom) { return self->state.balance; },
+  };
+}
+
+closed_loop_result run_clients(caf::actor_system& system, std::shared_ptr<const target> destination,
+                               const std::vector<std::vector<workload_command>>& lists,
+                               std::uint64_t accounts) {
+  std::vector<std::string> names;
+  names.reserve(accounts);
+  for (std::uint64_t i = 0; i < accounts; ++i)
+    names.push_back(account_name(i));
+  caf::scoped_actor coordinator{system};
+  std::vector<caf::actor> clients;
+  clients.reserve(lists.size());
+  for (std::size_t c = 0; c < lists.size(); ++c)
+    clients.push_back(system.spawn(load_client, &lists[c], &names, destination,
+                                   caf::actor{coordinator}, std::uint64_t{c}));
+  closed_loop_result out;
+  out.client_tally.assign(accounts, 0);
+  for (const auto& list : lists)
+    out.commands += list.size();
+  // The barrier: every client exists and its list is ready; release them together.
+  auto started = now_ns();
+  for (auto& client : clients)
+    caf::anon_send(client, start_atom::value, started);
+  std::uint64_t finished = started;
+  for (std::size_t received = 0; received < clients.size(); ++received) {
+    coordinator->receive([&](done_atom, const client_result_ptr& result) {
+      finished = std::max(finished, result->finished_ns);
+      out.stats.merge(result->stats);
+      for (const auto& [account, delta] : result->tally_changes)
+        out.client_tally[account] += delta;
+      out.accepted_writes += result->accepted_writes;
+      out.last_position = std::max(out.last_position, result->last_position);
+    });
+  }
+  out.elapsed_ns = finished - started;
+  return out;
+}
+
+}  // namespace
+
+std::string account_name(std::uint64_t index) { return "acct-" + std::to_string(index); }
+
+bool open_accounts(runtime& bank, std::uint64_t accounts) {
+  // Pipelined: many opens in flight at once, then wait for all.
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::uint64_t done = 0;
+  bool ok = true;
+  constexpr std::uint64_t in_flight_max = 1024;
+  for (std::uint64_t i = 0; i < accounts; ++i) {
+    {
+      std::unique_lock guard{mutex};
+      all_done.wait(guard, [&] { return i - done < in_flight_max; });
+    }
+    bank.execute_async(bank::open_account{account_name(i)}, {}, [&](result<command_reply> reply) {
+      std::lock_guard guard{mutex};
+      if (!reply || (!reply->accepted() && reply->outcome != error_code::account_already_exists))
+        ok = false;
+      ++done;
+      all_done.notify_all();
+    });
+  }
+  std::unique_lock guard{mutex};
+  all_done.wait(guard, [&] { return done == accounts; });
+  return ok;
+}
+
+closed_loop_result run_embedded(runtime& bank, const std::vector<std::vector<workload_command>>& lists,
+                                std::uint64_t accounts) {
+  auto destination = std::make_shared<target>();
+  destination->router = bank.accounts();
+  destination->balances = bank.balances();
+  return run_clients(bank.system(), destination, lists, accounts);
+}
+
+closed_loop_result run_caf_raw(caf::actor_system& system,
+                               const std::vector<std::vector<workload_command>>& lists,
+                               std::uint64_t accounts) {
+  auto destination = std::make_shared<target>();
+  destination->raw_accounts.reserve(accounts);
+  for (std::uint64_t i = 0; i < accounts; ++i)
+    destination->raw_accounts.push_back(system.spawn(raw_account));
+  auto result = run_clients(system, destination, lists, accounts);
+  for (auto& account : destination->raw_accounts)
+    caf::anon_send_exit(account, caf::exit_reason::user_shutdown);
+  return result;
+}
+
+}  // namespace tally::load

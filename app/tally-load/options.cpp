@@ -1,0 +1,476 @@
+#include "app/tally-load/options.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <set>
+
+namespace tally::load {
+
+namespace {
+
+using options_result = parse_result<load_options>;
+
+// Bit set of the commands a flag is valid for.
+enum command_bits : unsigned {
+  for_run = 1u << 0,
+  for_digest = 1u << 1,
+  for_compare = 1u << 2,
+  for_fsync = 1u << 3,
+};
+
+struct flag_spec {
+  const char* name;
+  bool takes_value;
+  unsigned valid_for;
+};
+
+// Every flag tally-load knows. Mode flags (--target, --digest, --compare, --help) are
+// here too, so that "unknown flag" means the same thing everywhere.
+constexpr flag_spec flag_specs[] = {
+    {"--target", true, for_run},
+    {"--digest", false, for_digest},
+    {"--compare", true, for_compare},
+    {"--help", false, 0},
+    {"--data-dir", true, for_run | for_fsync},
+    {"--token-file", true, for_run},
+    {"--accounts", true, for_run | for_digest},
+    {"--clients", true, for_run | for_digest},
+    {"--commands", true, for_run | for_digest},
+    {"--seed", true, for_run | for_digest},
+    {"--dist", true, for_run | for_digest},
+    {"--mix", true, for_run | for_digest},
+    {"--rate", true, for_run},
+    {"--duration", true, for_run | for_fsync},
+    {"--json", true, for_run},
+    {"--plots", true, for_run},
+    {"--vs", true, for_run},
+    {"--pairs", true, for_run},
+    {"--no-progress", false, for_run},
+    {"--batch-sizes", true, for_fsync},
+    {"--record-bytes", true, for_fsync},
+    {"--file", true, for_fsync},
+};
+
+const flag_spec* find_flag(const std::string& name) {
+  for (const flag_spec& spec : flag_specs) {
+    if (name == spec.name) {
+      return &spec;
+    }
+  }
+  return nullptr;
+}
+
+const char* command_name(unsigned bit) {
+  switch (bit) {
+    case for_run: return "--target";
+    case for_digest: return "--digest";
+    case for_compare: return "--compare";
+    default: return "baseline fsync-raw";
+  }
+}
+
+std::string bad_value(const std::string& flag, const std::string& value, const std::string& why) {
+  return "invalid value '" + value + "' for " + flag + ": " + why;
+}
+
+// Parses a whole string as an unsigned integer in [minimum, maximum].
+parse_result<std::uint64_t> parse_unsigned(const std::string& flag, const std::string& value,
+                                           std::uint64_t minimum, std::uint64_t maximum) {
+  std::uint64_t number = 0;
+  const char* end = value.data() + value.size();
+  const auto [stop, error] = std::from_chars(value.data(), end, number);
+  if (value.empty() || error == std::errc::invalid_argument || stop != end) {
+    return parse_result<std::uint64_t>::failure(bad_value(flag, value, "not an unsigned integer"));
+  }
+  if (error == std::errc::result_out_of_range || number < minimum || number > maximum) {
+    return parse_result<std::uint64_t>::failure(bad_value(
+        flag, value, "must be in " + std::to_string(minimum) + ".." + std::to_string(maximum)));
+  }
+  return parse_result<std::uint64_t>::success(number);
+}
+
+// Parses a whole string as a finite number > 0 and <= maximum.
+parse_result<double> parse_positive(const std::string& flag, const std::string& value,
+                                    double maximum) {
+  double number = 0.0;
+  const char* end = value.data() + value.size();
+  const auto [stop, error] = std::from_chars(value.data(), end, number);
+  if (value.empty() || error != std::errc{} || stop != end || !std::isfinite(number)) {
+    return parse_result<double>::failure(bad_value(flag, value, "not a number"));
+  }
+  if (!(number > 0.0) || number > maximum) {
+    char limit[64];
+    std::snprintf(limit, sizeof(limit), "%g", maximum);
+    return parse_result<double>::failure(
+        bad_value(flag, value, std::string{"must be > 0 and <= "} + limit));
+  }
+  return parse_result<double>::success(number);
+}
+
+// Accepts "http://HOST:PORT" with an optional trailing '/'.
+std::optional<std::string> parse_http_target(const std::string& target, load_options& options) {
+  constexpr std::string_view scheme = "http://";
+  std::string_view rest{target};
+  rest.remove_prefix(scheme.size());
+  if (!rest.empty() && rest.back() == '/') {
+    rest.remove_suffix(1);
+  }
+  const std::size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 ||
+      rest.find('/') != std::string_view::npos) {
+    return bad_value("--target", target, "expected embedded or http://HOST:PORT");
+  }
+  const std::string port_text{rest.substr(colon + 1)};
+  const parse_result<std::uint64_t> port = parse_unsigned("--target port", port_text, 1, 65535);
+  if (!port) {
+    return bad_value("--target", target, "port must be an integer in 1..65535");
+  }
+  options.http_host = std::string{rest.substr(0, colon)};
+  options.http_port = static_cast<std::uint16_t>(port.value());
+  return std::nullopt;
+}
+
+parse_result<std::vector<std::uint32_t>> parse_batch_sizes(const std::string& value) {
+  using result = parse_result<std::vector<std::uint32_t>>;
+  std::vector<std::uint32_t> sizes;
+  std::size_t begin = 0;
+  while (true) {
+    const std::size_t end = std::min(value.find(',', begin), value.size());
+    const parse_result<std::uint64_t> size = parse_unsigned(
+        "--batch-sizes", value.substr(begin, end - begin), 1, fsync_batch_size_max);
+    if (!size) {
+      return result::failure(size.error());
+    }
+    sizes.push_back(static_cast<std::uint32_t>(size.value()));
+    if (end == value.size()) {
+      return result::success(std::move(sizes));
+    }
+    begin = end + 1;
+  }
+}
+
+// Applies one flag's value to `options`; returns an error or nullopt.
+std::optional<std::string> apply_flag(const std::string& flag, const std::string& value,
+                                      load_options& options) {
+  workload_parameters& workload = options.workload;
+  if (flag == "--target") {
+    options.target = value;
+    if (value == "embedded") {
+      return std::nullopt;
+    }
+    if (value.rfind("http://", 0) == 0) {
+      return parse_http_target(value, options);
+    }
+    return bad_value(flag, value, "expected embedded or http://HOST:PORT");
+  }
+  if (flag == "--data-dir" || flag == "--token-file" || flag == "--json" || flag == "--plots") {
+    if (value.empty()) {
+      return bad_value(flag, value, "must not be empty");
+    }
+    if (flag == "--data-dir") {
+      options.data_dir = value;
+      options.fsync.directory = value;
+    } else if (flag == "--token-file") {
+      options.token_file = value;
+    } else if (flag == "--json") {
+      options.json_path = value;
+    } else {
+      options.plots_directory = value;
+    }
+    return std::nullopt;
+  }
+  if (flag == "--accounts" || flag == "--clients" || flag == "--commands") {
+    const std::uint64_t maximum = flag == "--accounts" ? workload_accounts_max
+                                  : flag == "--clients" ? workload_clients_max
+                                                        : workload_commands_max;
+    const parse_result<std::uint64_t> number = parse_unsigned(flag, value, 1, maximum);
+    if (!number) {
+      return number.error();
+    }
+    (flag == "--accounts" ? workload.accounts
+     : flag == "--clients" ? workload.clients
+                           : workload.commands) = number.value();
+    return std::nullopt;
+  }
+  if (flag == "--seed") {
+    const parse_result<std::uint64_t> number =
+        parse_unsigned(flag, value, 0, std::numeric_limits<std::uint64_t>::max());
+    if (!number) {
+      return number.error();
+    }
+    workload.seed = number.value();
+    return std::nullopt;
+  }
+  if (flag == "--dist") {
+    const std::optional<account_distribution> distribution = account_distribution_from_string(value);
+    if (!distribution) {
+      return bad_value(flag, value, "expected uniform or zipf");
+    }
+    workload.distribution = *distribution;
+    return std::nullopt;
+  }
+  if (flag == "--mix") {
+    parse_result<operation_mix> mix = parse_operation_mix(value);
+    if (!mix) {
+      return bad_value(flag, value, mix.error());
+    }
+    workload.mix = mix.value();
+    return std::nullopt;
+  }
+  if (flag == "--rate") {
+    const parse_result<double> rate = parse_positive(flag, value, open_loop_rate_per_s_max);
+    if (!rate) {
+      return rate.error();
+    }
+    options.rate_per_s = rate.value();
+    return std::nullopt;
+  }
+  if (flag == "--duration") {
+    const parse_result<double> duration = parse_positive(flag, value, duration_s_max);
+    if (!duration) {
+      return duration.error();
+    }
+    options.duration_s = duration.value();
+    options.fsync.duration_per_batch_size_s = duration.value();
+    return std::nullopt;
+  }
+  if (flag == "--vs") {
+    if (value == "caf-raw") {
+      options.versus = baseline_kind::caf_raw;
+    } else if (value == "fsync-raw") {
+      options.versus = baseline_kind::fsync_raw;
+    } else {
+      return bad_value(flag, value, "expected caf-raw or fsync-raw");
+    }
+    return std::nullopt;
+  }
+  if (flag == "--pairs") {
+    const parse_result<std::uint64_t> pairs = parse_unsigned(flag, value, pairs_min, pairs_max);
+    if (!pairs) {
+      return pairs.error();
+    }
+    options.pairs = static_cast<std::uint32_t>(pairs.value());
+    return std::nullopt;
+  }
+  if (flag == "--no-progress") {
+    options.progress = progress_mode::off;
+    return std::nullopt;
+  }
+  if (flag == "--batch-sizes") {
+    parse_result<std::vector<std::uint32_t>> sizes = parse_batch_sizes(value);
+    if (!sizes) {
+      return sizes.error();
+    }
+    options.fsync.batch_sizes = std::move(sizes).value();
+    return std::nullopt;
+  }
+  if (flag == "--record-bytes") {
+    const parse_result<std::uint64_t> bytes = parse_unsigned(flag, value, 1, fsync_record_bytes_max);
+    if (!bytes) {
+      return bytes.error();
+    }
+    options.fsync.record_bytes = static_cast<std::uint32_t>(bytes.value());
+    return std::nullopt;
+  }
+  if (flag == "--file") {
+    if (value == "appended") {
+      options.fsync.preparation = file_preparation::appended;
+    } else if (value == "preallocated") {
+      options.fsync.preparation = file_preparation::preallocated;
+    } else {
+      return bad_value(flag, value, "expected appended or preallocated");
+    }
+    return std::nullopt;
+  }
+  return "internal error: flag " + flag + " has no handler";
+}
+
+}  // namespace
+
+std::string_view to_string(baseline_kind kind) noexcept {
+  return kind == baseline_kind::caf_raw ? "caf-raw" : "fsync-raw";
+}
+
+parse_result<load_options> parse_options(const std::vector<std::string>& arguments) {
+  load_options options;
+  if (arguments.empty()) {
+    return options_result::failure("no command given (try --help)");
+  }
+  // Split "--flag=value" and attach values, so that later checks see (flag, value).
+  struct given_flag {
+    std::string name;
+    std::string value;
+  };
+  std::vector<given_flag> given;
+  std::vector<std::string> positional;
+  for (std::size_t i = 0; i < arguments.size(); ++i) {
+    const std::string& argument = arguments[i];
+    if (argument.rfind("--", 0) != 0) {
+      if (argument == "-h") {
+        given.push_back({"--help", ""});
+        continue;
+      }
+      positional.push_back(argument);
+      continue;
+    }
+    std::string name = argument;
+    std::optional<std::string> inline_value;
+    if (const std::size_t equals = argument.find('='); equals != std::string::npos) {
+      name = argument.substr(0, equals);
+      inline_value = argument.substr(equals + 1);
+    }
+    const flag_spec* spec = find_flag(name);
+    if (spec == nullptr) {
+      return options_result::failure("unknown flag " + name + " (try --help)");
+    }
+    if (!spec->takes_value) {
+      if (inline_value) {
+        return options_result::failure("flag " + name + " takes no value");
+      }
+      given.push_back({name, ""});
+      continue;
+    }
+    if (inline_value) {
+      given.push_back({name, *inline_value});
+    } else if (i + 1 >= arguments.size()) {
+      return options_result::failure("flag " + name + " needs a value");
+    } else {
+      given.push_back({name, arguments[++i]});
+    }
+    if (name == "--compare") {
+      // --compare takes two files; the second one is the next argument.
+      if (i + 1 >= arguments.size() || arguments[i + 1].rfind("--", 0) == 0) {
+        return options_result::failure("--compare needs two report files: --compare A.json B.json");
+      }
+      options.compare_b_path = arguments[++i];
+    }
+  }
+
+  for (const given_flag& flag : given) {
+    if (flag.name == "--help") {
+      options.command = load_command::help;
+      return options_result::success(std::move(options));
+    }
+  }
+
+  // Which command: exactly one of --target, --digest, --compare, "baseline fsync-raw".
+  std::vector<unsigned> commands;
+  for (const given_flag& flag : given) {
+    if (flag.name == "--target") commands.push_back(for_run);
+    if (flag.name == "--digest") commands.push_back(for_digest);
+    if (flag.name == "--compare") commands.push_back(for_compare);
+  }
+  if (!positional.empty()) {
+    if (positional[0] != "baseline") {
+      return options_result::failure("unexpected argument '" + positional[0] + "' (try --help)");
+    }
+    if (positional.size() < 2) {
+      return options_result::failure("baseline needs a kind: baseline fsync-raw");
+    }
+    if (positional[1] != "fsync-raw") {
+      return options_result::failure(
+          "unknown baseline '" + positional[1] +
+          "' (only fsync-raw runs standalone; caf-raw runs with --target ... --vs caf-raw)");
+    }
+    if (positional.size() > 2) {
+      return options_result::failure("unexpected argument '" + positional[2] + "'");
+    }
+    commands.push_back(for_fsync);
+  }
+  if (commands.empty()) {
+    return options_result::failure(
+        "no command given: use --target, --digest, --compare or baseline fsync-raw (try --help)");
+  }
+  if (commands.size() > 1) {
+    return options_result::failure(std::string{"conflicting commands "} + command_name(commands[0]) +
+                                   " and " + command_name(commands[1]));
+  }
+  const unsigned command = commands[0];
+  options.command = command == for_run      ? load_command::run
+                    : command == for_digest  ? load_command::digest
+                    : command == for_compare ? load_command::compare
+                                             : load_command::fsync_baseline;
+
+  std::set<std::string> seen;
+  for (const given_flag& flag : given) {
+    if (!seen.insert(flag.name).second) {
+      return options_result::failure("flag " + flag.name + " given twice");
+    }
+    const flag_spec* spec = find_flag(flag.name);
+    if ((spec->valid_for & command) == 0) {
+      return options_result::failure("flag " + flag.name + " is not valid with " +
+                                     command_name(command));
+    }
+    if (flag.name == "--compare") {
+      options.compare_a_path = flag.value;
+      continue;
+    }
+    if (flag.name == "--digest") {
+      continue;
+    }
+    if (const std::optional<std::string> error = apply_flag(flag.name, flag.value, options)) {
+      return options_result::failure(*error);
+    }
+  }
+
+  // Cross-flag rules.
+  if (options.command == load_command::run) {
+    if (options.data_dir && !options.is_embedded()) {
+      return options_result::failure("--data-dir is only valid with --target embedded");
+    }
+    if (options.token_file && options.is_embedded()) {
+      return options_result::failure("--token-file is only valid with an http target");
+    }
+    if (seen.count("--pairs") > 0 && !options.versus) {
+      return options_result::failure("--pairs is only valid with --vs");
+    }
+  }
+  if (options.command == load_command::fsync_baseline) {
+    if (!options.data_dir) {
+      return options_result::failure("baseline fsync-raw needs --data-dir DIR");
+    }
+    if (const std::optional<std::string> error = validate(options.fsync)) {
+      return options_result::failure(*error);
+    }
+  }
+  if (options.command == load_command::run || options.command == load_command::digest) {
+    if (const std::optional<std::string> error = validate(options.workload)) {
+      return options_result::failure(*error);
+    }
+  }
+  return options_result::success(std::move(options));
+}
+
+std::string usage_text() {
+  return R"(tally-load: load-test harness for Tally, running the standard workload
+(docs: shared/workload.md). Every flag takes its value as "--flag VALUE" or "--flag=VALUE".
+
+Usage:
+  tally-load --target embedded [--data-dir DIR]      embedded runtime; in-memory journal,
+                                                     or durable journal in DIR
+  tally-load --target http://HOST:PORT [--token-file F]
+             [--accounts N] [--clients C] [--commands T] [--seed S] [--dist uniform|zipf]
+             [--rate R] [--duration SECONDS] [--mix deposit=45,withdraw=45,balance=10]
+             [--json FILE] [--plots DIR] [--vs caf-raw|fsync-raw] [--pairs K] [--no-progress]
+  tally-load --digest [--dist D] [--commands T] [--accounts N] [--clients C] [--seed S] [--mix M]
+  tally-load --compare A.json B.json
+  tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096] [--record-bytes 150]
+             [--duration SECONDS_PER_BATCH_SIZE] [--file appended|preallocated]
+  tally-load --help
+
+Workload (defaults): --accounts 10000 --clients 64 --commands 1000000 --seed 42 --dist uniform
+  --mix deposit=45,withdraw=45,balance=10 (percents summing to 100; transfer=P adds transfers)
+Run options:
+  --rate R          open loop: R commands/s in total, latency from the intended send time
+  --duration S      stop after S seconds even if commands remain
+  --json FILE       write the JSON report      --plots DIR   write SVG plots
+  --vs K            alternate runs with the caf-raw or fsync-raw baseline, --pairs K >= 5 (5)
+  --no-progress     no live progress line (it is shown only on a terminal anyway)
+Exit status: 0 success, 1 invariant failure or run error, 2 usage error.
+)";
+}
+
+}  // namespace tally::load
