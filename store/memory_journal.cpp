@@ -1,5 +1,6 @@
 // The in-memory journal: the reference backend for tests and the in-memory benchmark.
 // Same contract as every other backend (include/tally/journal.hpp), minus durability.
+#include <deque>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -21,6 +22,9 @@ public:
       auto& positions = streams_[event.stream_id];
       TALLY_ASSERT(event.stream_version == positions.size() + 1);
       positions.push_back(event.position);
+      events_.push_back(event);
+      if (event.command.is_nil())
+        continue;  // no command, no dedup record (same as the file journal)
       auto [it, inserted] = commands_.try_emplace(event.command);
       auto& record = it->second;
       if (inserted) {
@@ -35,7 +39,6 @@ public:
       }
       record.last_version = event.stream_version;
       record.last_position = event.position;
-      events_.push_back(event);
     }
     return status::ok();
   }
@@ -110,7 +113,7 @@ public:
 
 private:
   mutable std::shared_mutex mutex_;
-  std::vector<recorded_event> events_;  // index = position - 1
+  std::deque<recorded_event> events_;  // index = position - 1; a deque never moves old events
   std::unordered_map<std::string, std::vector<std::uint64_t>> streams_;  // version-1 -> position
   std::unordered_map<command_id, command_record> commands_;
   std::unordered_map<std::string, snapshot> snapshots_;

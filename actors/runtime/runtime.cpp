@@ -116,8 +116,12 @@ runtime::runtime(caf::actor_system& system, runtime_config config)
   : system_(&system), config_(std::move(config)) {
   if (!config_.events)
     config_.events = make_memory_journal();
-  if (!config_.checkpoints)
+  if (!config_.checkpoints) {
     config_.checkpoints = make_memory_checkpoint_store();
+    // In-memory checkpoints only matter at shutdown (a restart in the same process);
+    // periodic ones would re-encode whole read models for nothing.
+    config_.projections.checkpoint_interval_events = 0;
+  }
   journal_ = config_.events;
 }
 
@@ -126,7 +130,7 @@ result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& system, runti
   auto& cfg = self->config_;
   self->store_ = spawn_event_store(system, self->journal_, cfg.store);
   self->accounts_ = system.spawn(detail::aggregate_router<bank::account_aggregate>, self->store_,
-                                 std::shared_ptr<const journal>{self->journal_}, cfg.accounts);
+                                 cfg.accounts);
   self->balances_ = spawn_projection(system, cfg, self->store_, balance_read_model{},
                                      cfg.checkpoints, 0);
   self->histories_ = spawn_projection(system, cfg, self->store_, history_read_model{},

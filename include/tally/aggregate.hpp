@@ -31,10 +31,12 @@ namespace tally {
 struct aggregate_options {
   /// Save a snapshot every this many events per stream; 0 disables snapshots.
   std::uint64_t snapshot_interval_events = 0;
-  /// Command ids an aggregate remembers itself (besides the journal's committed
-  /// index), so a quick retry of an in-flight command never applies twice.
-  std::size_t recent_command_ids_max = 256;
 };
+
+/// Command ids an aggregate remembers itself, so a quick retry of a command whose
+/// append may still be in flight is answered without deciding it again. Small and
+/// fixed: it costs memory in every resident aggregate.
+inline constexpr std::size_t recent_command_ids_max = 16;
 
 /// Limits and policies of a router.
 struct router_options {

@@ -1,6 +1,6 @@
 // The journal: where committed events live. Backends: memory (tests, benchmarks),
 // the embedded file journal (durable default), later PostgreSQL. All backends pass
-// the same conformance suite (tests/unit/store/journal_conformance.hpp).
+// the same conformance suite (tests/unit/store/journal_conformance_test.cpp).
 #pragma once
 
 #include <cstddef>

@@ -189,8 +189,7 @@ public:
   /// Send it command_envelope<Aggregate::command_type>; it replies command_reply.
   template <class Aggregate>
   caf::actor start_aggregate(router_options options) {
-    auto router = system().spawn(detail::aggregate_router<Aggregate>, event_store(),
-                                 std::shared_ptr<const journal>{journal_}, options);
+    auto router = system().spawn(detail::aggregate_router<Aggregate>, event_store(), options);
     extra_routers_.push_back(router);
     return router;
   }

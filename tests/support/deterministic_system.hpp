@@ -55,10 +55,13 @@ public:
     }
   }
 
-  /// Advances simulated time (fires due timers) and runs what they triggered.
-  void advance(caf::timespan duration) {
-    scheduler_->clock().advance_time(duration);
-    run();
+  /// Advances simulated time in steps of `step` (so periodic timers fire once per
+  /// period, as they would in real time) and runs what each step triggered.
+  void advance(caf::timespan duration, caf::timespan step = std::chrono::milliseconds{10}) {
+    for (caf::timespan passed{0}; passed < duration; passed += step) {
+      scheduler_->clock().advance_time(step);
+      run();
+    }
   }
 
   /// Sends a request from a fresh client actor; the slot is filled when the reply

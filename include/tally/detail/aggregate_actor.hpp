@@ -6,10 +6,10 @@
 // append the store refuses makes the aggregate reload its state from the journal.
 #pragma once
 
-#include <deque>
+#include <algorithm>
+#include <array>
 #include <memory>
 #include <string>
-#include <unordered_set>
 
 #include "caf/all.hpp"
 
@@ -29,10 +29,11 @@ struct aggregate_state {
   std::uint64_t version = 0;             ///< including appends still in flight
   std::uint64_t snapshot_version = 0;    ///< version of the last snapshot taken or loaded
   caf::actor store;
-  std::shared_ptr<const journal> committed;  ///< for lookups of committed command ids
   aggregate_options options;
-  std::deque<command_id> recent;         ///< oldest first
-  std::unordered_set<command_id> recent_set;
+  /// The ids of the last commands that appended (a ring): a retry of one of them is
+  /// answered by the store with the original outcome, without deciding it again.
+  std::array<command_id, recent_command_ids_max> recent{};
+  std::size_t recent_next = 0;
 };
 
 template <class Aggregate>
@@ -80,8 +81,8 @@ void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot) {
   st.state = Aggregate::initial_state();
   st.version = 0;
   st.snapshot_version = 0;
-  st.recent.clear();
-  st.recent_set.clear();
+  st.recent.fill(command_id{});
+  st.recent_next = 0;
   self->request(st.store, caf::infinite, load_atom::value, st.stream_id, use_snapshot)
     .await(
       [self](loaded_stream& loaded) {
@@ -106,47 +107,46 @@ void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot) {
 
 template <class Aggregate>
 void remember(aggregate_state<Aggregate>& st, const command_id& id) {
-  if (st.options.recent_command_ids_max == 0)
-    return;
-  if (st.recent.size() >= st.options.recent_command_ids_max) {
-    st.recent_set.erase(st.recent.front());
-    st.recent.pop_front();
-  }
-  st.recent.push_back(id);
-  st.recent_set.insert(id);
+  st.recent[st.recent_next] = id;
+  st.recent_next = (st.recent_next + 1) % recent_command_ids_max;
+}
+
+template <class Aggregate>
+bool is_recent(const aggregate_state<Aggregate>& st, const command_id& id) {
+  return std::find(st.recent.begin(), st.recent.end(), id) != st.recent.end();
 }
 
 /// The behavior of one aggregate instance (stream `stream_id`).
 template <class Aggregate>
 caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string stream_id,
-                              caf::actor store, std::shared_ptr<const journal> committed,
-                              aggregate_options options) {
+                              caf::actor store, aggregate_options options) {
   using command_type = typename Aggregate::command_type;
   auto& st = self->state;
   st.stream_id = std::move(stream_id);
   st.store = std::move(store);
-  st.committed = std::move(committed);
   st.options = options;
   rehydrate<Aggregate>(self, true);
   return {
     [self](command_envelope<command_type>& envelope) {
       auto& st = self->state;
-      auto promise = self->make_response_promise();
       TALLY_ASSERT(Aggregate::stream_of(envelope.command) == st.stream_id);
       const auto command_hash = Aggregate::command_hash(envelope.command);
       // At most once per command id: the store answers retries with the original
-      // outcome (after the original commits, if it is still in flight).
-      if (st.recent_set.count(envelope.id) != 0 || st.committed->find_command(envelope.id)) {
-        promise.delegate(st.store, outcome_atom::value, envelope.id, command_hash, st.stream_id);
+      // outcome (after the original commits, if it is still in flight). Older ids
+      // are caught by the store's own check, which then makes us reload our state.
+      if (is_recent(st, envelope.id)) {
+        self->delegate(st.store, outcome_atom::value, envelope.id, command_hash, st.stream_id);
         return;
       }
       if (envelope.expected_version != any_version && envelope.expected_version != st.version) {
-        promise.deliver(command_reply{error_code::wrong_expected_version, st.version, 0, false});
+        self->make_response_promise().deliver(
+          command_reply{error_code::wrong_expected_version, st.version, 0, false});
         return;
       }
       auto decision = Aggregate::decide(st.state, envelope.command);
       if (!decision) {
-        promise.deliver(command_reply{decision.error().code(), st.version, 0, false});
+        self->make_response_promise().deliver(
+          command_reply{decision.error().code(), st.version, 0, false});
         return;
       }
       TALLY_ASSERT(!decision->empty());
@@ -165,8 +165,9 @@ caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string
       }
       st.version += decision->size();
       remember(st, envelope.id);
-      promise.delegate(st.store, append_atom::value, std::move(request),
-                       caf::actor_cast<caf::actor>(self));
+      // The store replies to the caller once the events are durable.
+      self->delegate(st.store, append_atom::value, std::move(request),
+                     caf::actor_cast<caf::actor>(self));
       const auto interval = st.options.snapshot_interval_events;
       if (interval > 0 && st.version - st.snapshot_version >= interval) {
         st.snapshot_version = st.version;

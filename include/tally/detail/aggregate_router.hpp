@@ -25,7 +25,7 @@ struct waiting_command {
 
 struct router_entry {
   caf::actor actor;
-  caf::actor_clock::time_point last_used;
+  std::uint64_t last_used_tick = 0;  ///< router tick of the last command
   std::list<std::string>::iterator recency;  ///< position in router_state::recency
   bool passivating = false;
   std::vector<waiting_command> waiting;
@@ -47,9 +47,11 @@ struct router_state {
   static inline const char* name = "tally.router";
 
   caf::actor store;
-  std::shared_ptr<const journal> committed;
   router_options options;
   bool accepting = true;
+  /// Advances every sweep_interval: recency is tracked in ticks, not clock reads, so a
+  /// command costs no clock call and at most one list move per tick.
+  std::uint64_t tick = 0;
   std::unordered_map<std::string, router_entry> entries;
   std::list<std::string> recency;  ///< active (not passivating) streams, most recent first
   std::unordered_map<caf::actor_addr, std::string> streams_by_actor;
@@ -74,13 +76,12 @@ void start_aggregate(router_actor_type* self, const std::string& stream_id, rout
   // Make room: passivate the least recently used active aggregates.
   while (st.recency.size() >= st.options.resident_max)
     begin_passivation(self, st.entries.at(st.recency.back()));
-  entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.committed,
-                            st.options.aggregate);
+  entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.options.aggregate);
   self->monitor(entry.actor);
   st.streams_by_actor[entry.actor.address()] = stream_id;
   st.recency.push_front(stream_id);
   entry.recency = st.recency.begin();
-  entry.last_used = self->clock().now();
+  entry.last_used_tick = st.tick;
   entry.passivating = false;
   ++st.counters.spawned;
 }
@@ -96,42 +97,47 @@ router_entry& find_or_start(router_actor_type* self, const std::string& stream_i
   return entry;
 }
 
-/// Hands `forward` the actor of `stream_id`, now or once its predecessor is gone.
+/// The live actor of `stream_id` (started if needed), or nullptr while its previous
+/// actor passivates: then the caller holds the request back with hold_back().
 template <class Aggregate>
-void route(router_actor_type* self, const std::string& stream_id, caf::response_promise& promise,
-           std::function<void(const caf::actor&)> forward) {
+router_entry* ready_entry(router_actor_type* self, const std::string& stream_id) {
   auto& st = self->state;
   auto& entry = find_or_start<Aggregate>(self, stream_id);
-  if (entry.passivating) {
-    if (entry.waiting.size() >= st.options.waiting_commands_max) {
-      promise.deliver(make_caf_error(status{error_code::limit_exceeded,
-                                            "too many commands waiting for stream " + stream_id}));
-      return;
-    }
-    entry.waiting.push_back(waiting_command{promise, std::move(forward)});
-    return;
-  }
-  entry.last_used = self->clock().now();
-  if (entry.recency != st.recency.begin())
+  if (entry.passivating)
+    return nullptr;
+  if (entry.last_used_tick != st.tick) {
+    entry.last_used_tick = st.tick;
     st.recency.splice(st.recency.begin(), st.recency, entry.recency);
-  forward(entry.actor);
+  }
+  return &entry;
 }
 
-template <class Aggregate>
-void schedule_sweep(router_actor_type* self) {
-  if (self->state.options.idle_max.count() > 0)
-    self->delayed_send(self, self->state.options.sweep_interval, sweep_atom::value);
+/// Keeps a request for `stream_id` until its next actor starts (bounded).
+inline void hold_back(router_actor_type* self, const std::string& stream_id,
+                      caf::response_promise& promise,
+                      std::function<void(const caf::actor&)> forward) {
+  auto& st = self->state;
+  auto& entry = st.entries.at(stream_id);
+  TALLY_ASSERT(entry.passivating);
+  if (entry.waiting.size() >= st.options.waiting_commands_max) {
+    promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                          "too many commands waiting for stream " + stream_id}));
+    return;
+  }
+  entry.waiting.push_back(waiting_command{promise, std::move(forward)});
+}
+
+inline void schedule_sweep(router_actor_type* self) {
+  self->delayed_send(self, self->state.options.sweep_interval, sweep_atom::value);
 }
 
 /// The router of aggregate type `Aggregate`.
 template <class Aggregate>
-caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
-                               std::shared_ptr<const journal> committed, router_options options) {
+caf::behavior aggregate_router(router_actor_type* self, caf::actor store, router_options options) {
   using command_type = typename Aggregate::command_type;
   TALLY_ASSERT(options.resident_max >= 1);
   auto& st = self->state;
   st.store = std::move(store);
-  st.committed = std::move(committed);
   st.options = options;
   self->set_down_handler([self](caf::down_msg& down) {
     auto& st = self->state;
@@ -164,25 +170,30 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
       st.drain_waiters.clear();
     }
   });
-  schedule_sweep<Aggregate>(self);
+  schedule_sweep(self);
   return {
     [self](command_envelope<command_type>& envelope) {
       auto& st = self->state;
-      auto promise = self->make_response_promise();
       if (!st.accepting) {
-        promise.deliver(make_caf_error(error_code::shutting_down));
+        self->make_response_promise().deliver(make_caf_error(error_code::shutting_down));
         return;
       }
       const auto& stream_id = Aggregate::stream_of(envelope.command);
       if (envelope.id.is_nil() || !is_valid_stream_id(stream_id)) {
-        promise.deliver(command_reply{error_code::invalid_argument, 0, 0, false});
+        self->make_response_promise().deliver(command_reply{error_code::invalid_argument, 0, 0, false});
+        return;
+      }
+      if (auto* entry = ready_entry<Aggregate>(self, stream_id)) {
+        // The aggregate (and after it the store) answers the caller directly.
+        self->delegate(entry->actor, std::move(envelope));
         return;
       }
       auto stream_copy = stream_id;
-      route<Aggregate>(self, stream_copy, promise,
-                       [promise, envelope = std::move(envelope)](const caf::actor& target) mutable {
-                         promise.delegate(target, std::move(envelope));
-                       });
+      auto promise = self->make_response_promise();
+      hold_back(self, stream_copy, promise,
+                [promise, envelope = std::move(envelope)](const caf::actor& target) mutable {
+                  promise.delegate(target, std::move(envelope));
+                });
     },
     [self](query_atom, const std::string& stream_id) {
       // The write-side state of one stream (rehydrating it if needed).
@@ -191,21 +202,27 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
         promise.deliver(make_caf_error(error_code::invalid_argument));
         return;
       }
-      route<Aggregate>(self, stream_id, promise, [promise](const caf::actor& target) mutable {
+      if (auto* entry = ready_entry<Aggregate>(self, stream_id)) {
+        promise.delegate(entry->actor, query_atom::value);
+        return;
+      }
+      hold_back(self, stream_id, promise, [promise](const caf::actor& target) mutable {
         promise.delegate(target, query_atom::value);
       });
     },
     [self](sweep_atom) {
       auto& st = self->state;
-      auto now = self->clock().now();
-      while (!st.recency.empty()) {
+      ++st.tick;
+      // Recency is ordered by tick of last use, oldest at the back.
+      auto idle_ticks = st.options.idle_max.count() / std::max<std::int64_t>(1, st.options.sweep_interval.count());
+      while (st.options.idle_max.count() > 0 && !st.recency.empty()) {
         auto& oldest = st.entries.at(st.recency.back());
-        if (now - oldest.last_used < st.options.idle_max)
+        if (static_cast<std::int64_t>(st.tick - oldest.last_used_tick) <= idle_ticks)
           break;
         begin_passivation(self, oldest);
       }
       if (st.accepting)
-        schedule_sweep<Aggregate>(self);
+        schedule_sweep(self);
     },
     [self](resident_atom) -> router_counters {
       auto counters = self->state.counters;

@@ -32,7 +32,6 @@ struct bank_fixture : ::testing::Test {
     store_options.io_mode = journal_io_mode::inline_calls;
     store = world.keep(spawn_event_store(world.system(), journal, store_options));
     router = world.keep(world.system().spawn(detail::aggregate_router<account_aggregate>, store,
-                                             std::shared_ptr<const tally::journal>{journal},
                                              options));
     balances = world.keep(world.system().spawn(detail::projection_actor<balance_read_model>,
                                                balance_read_model{}, store,
