@@ -4,7 +4,7 @@
 // interleaved (A B A B ...) and prints each run, the medians and their ratio.
 //
 // usage: workload_bench [--accounts N] [--clients C] [--commands T] [--dist uniform|zipf]
-//                       [--pairs K] [--threads W] [--seed S]
+//                       [--pairs K] [--threads W] [--seed S] [--only tally|caf-raw]
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +23,7 @@ struct bench_options {
   workload_parameters workload;
   std::uint64_t pairs = 5;
   std::size_t threads = 0;
+  std::string only;  ///< "tally" or "caf-raw": run one side (for profiling)
 };
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -58,7 +59,11 @@ bench_options parse(int argc, char** argv) {
       options.pairs = parse_number(argv[i - 1], value);
     else if (flag == "--threads")
       options.threads = parse_number(argv[i - 1], value);
-    else if (flag == "--dist") {
+    else if (flag == "--only") {
+      options.only = value;
+      if (options.only != "tally" && options.only != "caf-raw")
+        usage_error("--only must be tally or caf-raw");
+    } else if (flag == "--dist") {
       auto dist = account_distribution_from_string(value);
       if (!dist)
         usage_error(std::string{"--dist must be uniform or zipf, not "} + value);
@@ -108,8 +113,13 @@ int main(int argc, char** argv) {
   std::vector<double> ratios;
   for (std::uint64_t pair = 1; pair <= options.pairs; ++pair) {
     std::printf("pair %llu\n", static_cast<unsigned long long>(pair));
-    auto raw = run_caf_raw(system, lists, options.workload.accounts);
-    print_run("caf-raw", raw);
+    closed_loop_result raw;
+    if (options.only != "tally") {
+      raw = run_caf_raw(system, lists, options.workload.accounts);
+      print_run("caf-raw", raw);
+    }
+    if (options.only == "caf-raw")
+      continue;
     auto started = runtime::start(system);
     if (!started)
       usage_error("runtime failed to start: " + started.error().to_string());
@@ -122,9 +132,11 @@ int main(int argc, char** argv) {
       usage_error("shutdown failed: " + stopped.to_string());
     tally_rates.push_back(run.commands_per_second());
     raw_rates.push_back(raw.commands_per_second());
-    ratios.push_back(run.commands_per_second() / raw.commands_per_second());
+    if (options.only.empty())
+      ratios.push_back(run.commands_per_second() / raw.commands_per_second());
   }
-  std::printf("median: tally-mem %.0f cmd/s, caf-raw %.0f cmd/s, ratio (median of pairs) %.3f\n",
-              median(tally_rates), median(raw_rates), median(ratios));
+  if (options.only.empty())
+    std::printf("median: tally-mem %.0f cmd/s, caf-raw %.0f cmd/s, ratio (median of pairs) %.3f\n",
+                median(tally_rates), median(raw_rates), median(ratios));
   return 0;
 }
