@@ -156,6 +156,9 @@ struct event_store_state {
   std::unordered_map<std::string, pending_version> pending_versions;
   std::unordered_map<command_id, pending_command> pending_commands;
 
+  std::shared_ptr<append_queue> queue;  ///< appends from local aggregates (may be null)
+  std::vector<queued_append> drained;   ///< reused buffer for absorb_queue()
+
   std::vector<caf::actor> subscribers;
   status failure;
   std::uint64_t batches_committed = 0;
@@ -247,6 +250,7 @@ void finish(store_actor* self, batch& done) {
 }
 
 void start_writes(store_actor* self);
+void absorb_queue(store_actor* self);
 
 void commit_inline(store_actor* self) {
   auto& st = self->state;
@@ -367,10 +371,95 @@ void answer_outcome(store_actor* self, caf::response_promise promise, const comm
     answer();
 }
 
+// Checks one command's append and assigns it to the current batch (or answers it:
+// duplicate, conflict, failure). `promise` answers the caller after the commit.
+void accept_append(store_actor* self, append_request& request, caf::response_promise promise,
+                   const caf::actor& origin) {
+  auto& st = self->state;
+    if (!st.failure.is_ok()) {
+      promise.deliver(make_caf_error(st.failure));
+      return;
+    }
+    const auto count = request.events.size();
+    if (count == 0 || count > st.options.command_events_max) {
+      promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                            "a command must append 1 to "
+                                              + std::to_string(st.options.command_events_max)
+                                              + " events"}));
+      return;
+    }
+    if (st.pending_events + count > st.options.pending_events_max) {
+      promise.deliver(make_caf_error(status{error_code::limit_exceeded,
+                                            "too many appends waiting for the journal"}));
+      if (origin)
+        self->send(origin, rollback_atom::value, request.stream_id);
+      return;
+    }
+    // At most once per command id: a retry gets the original outcome.
+    bool known = st.pending_commands.count(request.command) != 0
+                 || st.store->find_command(request.command).has_value();
+    if (known) {
+      answer_outcome(self, promise, request.command, request.command_hash, request.stream_id);
+      if (origin)
+        self->send(origin, rollback_atom::value, request.stream_id);
+      return;
+    }
+    auto version = current_version(st, request.stream_id);
+    if (request.expected_version != version) {
+      promise.deliver(command_reply{error_code::wrong_expected_version, version, 0, false});
+      if (origin)
+        self->send(origin, rollback_atom::value, request.stream_id);
+      return;
+    }
+    auto& target = st.current;
+    pending_command pending{command_record{request.stream_id, request.command_hash,
+                                           version + 1, version + count,
+                                           st.assigned_head + 1, st.assigned_head + count},
+                            target.sequence};
+    for (std::size_t index = 0; index < count; ++index) {
+      auto& source = request.events[index];
+      recorded_event event;
+      event.position = ++st.assigned_head;
+      event.stream_id = request.stream_id;
+      event.stream_version = version + index + 1;
+      event.event_id = request.command.derive("event", index);
+      event.type = std::move(source.type);
+      event.schema_version = source.schema_version;
+      event.payload = std::move(source.payload);
+      event.command = request.command;
+      event.correlation = request.correlation;
+      event.command_hash = request.command_hash;
+      target.events.push_back(std::move(event));
+    }
+    st.pending_events += count;
+    st.pending_versions[request.stream_id] = pending_version{version + count, target.sequence};
+    auto reply = command_reply{error_code::none, version + count, st.assigned_head, false};
+    st.pending_commands.emplace(request.command, std::move(pending));
+    target.acknowledgements.push_back(acknowledgement{std::move(promise), reply});
+    if (target.events.size() + st.options.command_events_max > st.options.batch_events_max) {
+      close_current(st);
+      start_writes(self);
+    }
+}
+
+// Takes every append the aggregates queued so far, in queue order. Called before
+// handling any message whose answer must see the sender's earlier appends.
+void absorb_queue(store_actor* self) {
+  auto& st = self->state;
+  if (!st.queue)
+    return;
+  st.queue->drain(st.drained);
+  for (auto& item : st.drained) {
+    auto origin = caf::actor_cast<caf::actor>(item.origin);
+    accept_append(self, item.request, std::move(item.promise), origin);
+  }
+  st.drained.clear();
+}
+
 }  // namespace
 
 caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal> store,
-                             event_store_options options) {
+                             event_store_options options, std::shared_ptr<append_queue> queue) {
   TALLY_ASSERT(store != nullptr);
   TALLY_ASSERT(options.batch_events_max >= options.command_events_max);
   TALLY_ASSERT(options.batch_events_max <= append_batch_events_max);
@@ -385,6 +474,7 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
   auto init = [=](store_actor* self) -> caf::behavior {
     auto& st = self->state;
     st.store = store;
+    st.queue = queue;
     st.options = options;
     st.io_thread = io_thread;
     st.writer = writer;
@@ -405,79 +495,22 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
     });
     return {
       [self](append_atom, append_request& request, const caf::actor& origin) {
-        auto& st = self->state;
-        auto promise = self->make_response_promise();
-        if (!st.failure.is_ok()) {
-          promise.deliver(make_caf_error(st.failure));
-          return;
-        }
-        const auto count = request.events.size();
-        if (count == 0 || count > st.options.command_events_max) {
-          promise.deliver(make_caf_error(status{error_code::limit_exceeded,
-                                                "a command must append 1 to "
-                                                  + std::to_string(st.options.command_events_max)
-                                                  + " events"}));
-          return;
-        }
-        if (st.pending_events + count > st.options.pending_events_max) {
-          promise.deliver(make_caf_error(status{error_code::limit_exceeded,
-                                                "too many appends waiting for the journal"}));
-          if (origin)
-            self->send(origin, rollback_atom::value, request.stream_id);
-          return;
-        }
-        // At most once per command id: a retry gets the original outcome.
-        bool known = st.pending_commands.count(request.command) != 0
-                     || st.store->find_command(request.command).has_value();
-        if (known) {
-          answer_outcome(self, promise, request.command, request.command_hash, request.stream_id);
-          if (origin)
-            self->send(origin, rollback_atom::value, request.stream_id);
-          return;
-        }
-        auto version = current_version(st, request.stream_id);
-        if (request.expected_version != version) {
-          promise.deliver(command_reply{error_code::wrong_expected_version, version, 0, false});
-          if (origin)
-            self->send(origin, rollback_atom::value, request.stream_id);
-          return;
-        }
-        auto& target = st.current;
-        pending_command pending{command_record{request.stream_id, request.command_hash,
-                                               version + 1, version + count,
-                                               st.assigned_head + 1, st.assigned_head + count},
-                                target.sequence};
-        for (std::size_t index = 0; index < count; ++index) {
-          auto& source = request.events[index];
-          recorded_event event;
-          event.position = ++st.assigned_head;
-          event.stream_id = request.stream_id;
-          event.stream_version = version + index + 1;
-          event.event_id = request.command.derive("event", index);
-          event.type = std::move(source.type);
-          event.schema_version = source.schema_version;
-          event.payload = std::move(source.payload);
-          event.command = request.command;
-          event.correlation = request.correlation;
-          event.command_hash = request.command_hash;
-          target.events.push_back(std::move(event));
-        }
-        st.pending_events += count;
-        st.pending_versions[request.stream_id] = pending_version{version + count, target.sequence};
-        auto reply = command_reply{error_code::none, version + count, st.assigned_head, false};
-        st.pending_commands.emplace(request.command, std::move(pending));
-        target.acknowledgements.push_back(acknowledgement{std::move(promise), reply});
-        if (target.events.size() + st.options.command_events_max > st.options.batch_events_max) {
-          close_current(st);
-          start_writes(self);
-        }
+        accept_append(self, request, self->make_response_promise(), origin);
         schedule_flush(self);
+      },
+      [self](appended_atom) {
+        // The doorbell: aggregates queued appends. Take them all; commit now.
+        absorb_queue(self);
+        close_current(self->state);
+        start_writes(self);
       },
       [self](outcome_atom, const command_id& command, std::uint64_t command_hash,
              const std::string& stream_id) {
+        absorb_queue(self);
         answer_outcome(self, self->make_response_promise(), command, command_hash, stream_id);
       },
       [self](flush_atom) {
+        absorb_queue(self);
         auto& st = self->state;
         st.flush_scheduled = false;
         if (!st.failure.is_ok())
@@ -489,6 +522,7 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
         start_writes(self);
       },
       [self](load_atom, const std::string& stream_id, bool use_snapshot) {
+        absorb_queue(self);
         auto promise = self->make_response_promise();
         auto serve = [self, promise, stream_id, use_snapshot]() mutable {
           auto& st = self->state;
@@ -513,6 +547,7 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
       },
       [self](read_stream_atom, const std::string& stream_id, std::uint64_t from_version,
              std::uint64_t max_count) {
+        absorb_queue(self);
         auto promise = self->make_response_promise();
         auto count = std::min<std::uint64_t>(max_count, read_events_max);
         auto serve = [self, promise, stream_id, from_version, count]() mutable {
@@ -558,6 +593,7 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
                           subscribers.end());
       },
       [self](snapshot_atom, snapshot& saved) {
+        absorb_queue(self);
         auto& st = self->state;
         if (!st.failure.is_ok())
           return;
@@ -567,6 +603,7 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
         schedule_flush(self);
       },
       [self](drain_atom) {
+        absorb_queue(self);
         auto promise = self->make_response_promise();
         after_commit(self, [self, promise]() mutable {
           if (self->state.failure.is_ok())

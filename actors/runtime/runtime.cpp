@@ -128,9 +128,10 @@ runtime::runtime(caf::actor_system& system, runtime_config config)
 result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& system, runtime_config config) {
   std::unique_ptr<runtime> self{new runtime(system, std::move(config))};
   auto& cfg = self->config_;
-  self->store_ = spawn_event_store(system, self->journal_, cfg.store);
+  self->queue_ = std::make_shared<append_queue>();
+  self->store_ = spawn_event_store(system, self->journal_, cfg.store, self->queue_);
   self->accounts_ = system.spawn(detail::aggregate_router<bank::account_aggregate>, self->store_,
-                                 cfg.accounts);
+                                 self->queue_, cfg.accounts);
   self->balances_ = spawn_projection(system, cfg, self->store_, balance_read_model{},
                                      cfg.checkpoints, 0);
   self->histories_ = spawn_projection(system, cfg, self->store_, history_read_model{},

@@ -6,9 +6,15 @@
 #include <functional>
 #include <memory>
 
+#include <mutex>
+#include <vector>
+
 #include "caf/fwd.hpp"
+#include "caf/actor_addr.hpp"
+#include "caf/response_promise.hpp"
 
 #include "tally/journal.hpp"
+#include "tally/protocol.hpp"
 
 namespace tally {
 
@@ -33,7 +39,41 @@ struct event_store_options {
   std::function<void(const status&)> on_failure;
 };
 
+/// One command's append handed to the store through an append_queue.
+struct queued_append {
+  append_request request;
+  caf::response_promise promise;  ///< answers the command's caller after the commit
+  caf::actor_addr origin;         ///< the aggregate, told to reload on a conflict
+};
+
+/// Appends from local aggregates to the store without a message each: aggregates
+/// push, and the one whose push finds the queue empty rings the doorbell (sends
+/// appended_atom), after which the store takes everything queued at once. This turns
+/// one mailbox message per command into one per batch: the store's mailbox is the
+/// throughput wall of a per-command design (design.md section 8).
+/// Threads: push() from any thread; drain() from the store only.
+class append_queue {
+public:
+  /// Adds `item`; returns true when the queue was empty, i.e. the caller must ring.
+  bool push(queued_append&& item) {
+    std::lock_guard guard{mutex_};
+    items_.push_back(std::move(item));
+    return items_.size() == 1;
+  }
+
+  /// Moves everything queued into `out` (which must be empty), oldest first.
+  void drain(std::vector<queued_append>& out) {
+    std::lock_guard guard{mutex_};
+    out.swap(items_);
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<queued_append> items_;
+};
+
 /// Spawns the event store over `journal`. Protocol (include/tally/protocol.hpp):
+/// - (appended_atom): `queue` has appends (the doorbell); each is answered like:
 /// - (append_atom, append_request, actor origin) -> command_reply, after the commit;
 ///   on a version conflict or command-id conflict it replies the rejection and sends
 ///   (rollback_atom, stream_id) to `origin` so the aggregate reloads its state.
@@ -49,6 +89,7 @@ struct event_store_options {
 /// - (drain_atom) -> bool, once everything received before it is committed
 /// - (status_atom) -> store_status
 caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal> journal,
-                             event_store_options options);
+                             event_store_options options,
+                             std::shared_ptr<append_queue> queue = nullptr);
 
 }  // namespace tally

@@ -27,6 +27,7 @@ namespace tally {
 // -- Atoms (text <= 10 characters) ----------------------------------------------------
 
 using append_atom = caf::atom_constant<caf::atom("append")>;
+using appended_atom = caf::atom_constant<caf::atom("appended")>;
 using outcome_atom = caf::atom_constant<caf::atom("outcome")>;
 using load_atom = caf::atom_constant<caf::atom("load")>;
 using read_stream_atom = caf::atom_constant<caf::atom("readstream")>;

@@ -189,7 +189,7 @@ public:
   /// Send it command_envelope<Aggregate::command_type>; it replies command_reply.
   template <class Aggregate>
   caf::actor start_aggregate(router_options options) {
-    auto router = system().spawn(detail::aggregate_router<Aggregate>, event_store(), options);
+    auto router = system().spawn(detail::aggregate_router<Aggregate>, event_store(), queue_, options);
     extra_routers_.push_back(router);
     return router;
   }
@@ -254,6 +254,7 @@ private:
   caf::actor_system* system_ = nullptr;
   runtime_config config_;
   std::shared_ptr<journal> journal_;
+  std::shared_ptr<append_queue> queue_;
   caf::actor store_;
   caf::actor accounts_;
   caf::actor balances_;

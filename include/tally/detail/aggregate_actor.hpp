@@ -15,6 +15,7 @@
 
 #include "tally/aggregate.hpp"
 #include "tally/assert.hpp"
+#include "tally/event_store.hpp"
 #include "tally/journal.hpp"
 #include "tally/protocol.hpp"
 
@@ -29,6 +30,8 @@ struct aggregate_state {
   std::uint64_t version = 0;             ///< including appends still in flight
   std::uint64_t snapshot_version = 0;    ///< version of the last snapshot taken or loaded
   caf::actor store;
+  caf::strong_actor_ptr store_control;    ///< answers our callers (see append_queue)
+  std::shared_ptr<append_queue> queue;    ///< null: appends go as messages
   aggregate_options options;
   /// The ids of the last commands that appended (a ring): a retry of one of them is
   /// answered by the store with the original outcome, without deciding it again.
@@ -119,11 +122,14 @@ bool is_recent(const aggregate_state<Aggregate>& st, const command_id& id) {
 /// The behavior of one aggregate instance (stream `stream_id`).
 template <class Aggregate>
 caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string stream_id,
-                              caf::actor store, aggregate_options options) {
+                              caf::actor store, std::shared_ptr<append_queue> queue,
+                              aggregate_options options) {
   using command_type = typename Aggregate::command_type;
   auto& st = self->state;
   st.stream_id = std::move(stream_id);
   st.store = std::move(store);
+  st.store_control = caf::actor_cast<caf::strong_actor_ptr>(st.store);
+  st.queue = std::move(queue);
   st.options = options;
   rehydrate<Aggregate>(self, true);
   return {
@@ -166,8 +172,14 @@ caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string
       st.version += decision->size();
       remember(st, envelope.id);
       // The store replies to the caller once the events are durable.
-      self->delegate(st.store, append_atom::value, std::move(request),
-                     caf::actor_cast<caf::actor>(self));
+      if (st.queue) {
+        caf::response_promise promise{st.store_control, *self->current_mailbox_element()};
+        if (st.queue->push(queued_append{std::move(request), std::move(promise), self->address()}))
+          self->send(st.store, appended_atom::value);
+      } else {
+        self->delegate(st.store, append_atom::value, std::move(request),
+                       caf::actor_cast<caf::actor>(self));
+      }
       const auto interval = st.options.snapshot_interval_events;
       if (interval > 0 && st.version - st.snapshot_version >= interval) {
         st.snapshot_version = st.version;

@@ -47,6 +47,7 @@ struct router_state {
   static inline const char* name = "tally.router";
 
   caf::actor store;
+  std::shared_ptr<append_queue> queue;
   router_options options;
   bool accepting = true;
   /// Advances every sweep_interval: recency is tracked in ticks, not clock reads, so a
@@ -76,7 +77,8 @@ void start_aggregate(router_actor_type* self, const std::string& stream_id, rout
   // Make room: passivate the least recently used active aggregates.
   while (st.recency.size() >= st.options.resident_max)
     begin_passivation(self, st.entries.at(st.recency.back()));
-  entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.options.aggregate);
+  entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.queue,
+                            st.options.aggregate);
   self->monitor(entry.actor);
   st.streams_by_actor[entry.actor.address()] = stream_id;
   st.recency.push_front(stream_id);
@@ -132,12 +134,15 @@ inline void schedule_sweep(router_actor_type* self) {
 }
 
 /// The router of aggregate type `Aggregate`.
+/// `queue` is the store's append queue (null: aggregates send appends as messages).
 template <class Aggregate>
-caf::behavior aggregate_router(router_actor_type* self, caf::actor store, router_options options) {
+caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
+                               std::shared_ptr<append_queue> queue, router_options options) {
   using command_type = typename Aggregate::command_type;
   TALLY_ASSERT(options.resident_max >= 1);
   auto& st = self->state;
   st.store = std::move(store);
+  st.queue = std::move(queue);
   st.options = options;
   self->set_down_handler([self](caf::down_msg& down) {
     auto& st = self->state;

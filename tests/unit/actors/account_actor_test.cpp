@@ -26,13 +26,15 @@ struct bank_fixture : ::testing::Test {
   caf::actor router;
   caf::actor balances;
   std::uint64_t next_id = 1;
+  bool use_queue = true;  ///< appends through the append queue (false: as messages)
 
   void start(router_options options = {}) {
     event_store_options store_options;
     store_options.io_mode = journal_io_mode::inline_calls;
-    store = world.keep(spawn_event_store(world.system(), journal, store_options));
+    auto queue = use_queue ? std::make_shared<append_queue>() : nullptr;
+    store = world.keep(spawn_event_store(world.system(), journal, store_options, queue));
     router = world.keep(world.system().spawn(detail::aggregate_router<account_aggregate>, store,
-                                             options));
+                                             queue, options));
     balances = world.keep(world.system().spawn(detail::projection_actor<balance_read_model>,
                                                balance_read_model{}, store,
                                                std::shared_ptr<checkpoint_store>{},
@@ -79,7 +81,9 @@ struct bank_fixture : ::testing::Test {
 
 TEST_F(bank_fixture, handles_commands_of_one_account_strictly_in_order_under_any_interleaving) {
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
+    // Odd seeds: appends through the append queue; even seeds: as messages.
+    use_queue = seed % 2 == 1;
+    SCOPED_TRACE("seed " + std::to_string(seed) + (use_queue ? " (queue)" : " (messages)"));
     journal = std::make_shared<failing_journal>();
     start();
     execute(open_account{"a"});
