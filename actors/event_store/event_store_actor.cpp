@@ -98,13 +98,21 @@ caf::behavior journal_reader(caf::event_based_actor*, std::shared_ptr<journal> s
   };
 }
 
+std::uint64_t steady_ns() {
+  using namespace std::chrono;
+  return static_cast<std::uint64_t>(
+    duration_cast<nanoseconds>(steady_clock::now().time_since_epoch()).count());
+}
+
 // The writer: one commit at a time, on its own thread. Replies with the failure text
-// (empty on success).
+// (empty on success) and how long the write and sync took.
 caf::behavior journal_writer(caf::event_based_actor*, std::shared_ptr<journal> target) {
   return {
-    [target](append_atom, const writer_job_ptr& job) -> std::string {
+    [target](append_atom, const writer_job_ptr& job) {
+      auto started = steady_ns();
       auto result = write_job(*target, *job);
-      return result.is_ok() ? std::string{} : result.to_string();
+      auto took = steady_ns() - started;
+      return caf::make_message(result.is_ok() ? std::string{} : result.to_string(), took);
     },
   };
 }
@@ -163,6 +171,8 @@ struct event_store_state {
   status failure;
   std::uint64_t batches_committed = 0;
   std::uint64_t events_committed = 0;
+  log_histogram batch_events;
+  log_histogram commit_latency_us;
 };
 
 using store_actor = caf::stateful_actor<event_store_state>;
@@ -222,9 +232,13 @@ void close_current(event_store_state& st) {
 
 void fail(store_actor* self, const status& failure);
 
-void finish(store_actor* self, batch& done) {
+void finish(store_actor* self, batch& done, std::uint64_t commit_ns) {
   auto& st = self->state;
   const auto& events = *done.frozen;
+  if (!events.empty()) {
+    st.batch_events.record(events.size());
+    st.commit_latency_us.record(commit_ns / 1000);
+  }
   if (!events.empty()) {
     TALLY_ASSERT(events.front().position == st.committed_head + 1);
     st.committed_head = events.back().position;
@@ -258,12 +272,13 @@ void commit_inline(store_actor* self) {
     auto next = std::move(st.ready.front());
     st.ready.pop_front();
     writer_job job{next.frozen, next.snapshots};
+    auto started = steady_ns();
     if (auto failure = write_job(*st.store, job)) {
       st.ready.push_front(std::move(next));
       fail(self, failure);
       return;
     }
-    finish(self, next);
+    finish(self, next, steady_ns() - started);
   }
 }
 
@@ -283,7 +298,7 @@ void start_writes(store_actor* self) {
                                                            st.in_writer->snapshots});
   self->request(st.writer, caf::infinite, append_atom::value, writer_job_ptr{job})
     .then(
-      [self](const std::string& failure_text) {
+      [self](const std::string& failure_text, std::uint64_t commit_ns) {
         auto& st = self->state;
         TALLY_ASSERT(st.in_writer.has_value());
         if (!failure_text.empty()) {
@@ -292,7 +307,7 @@ void start_writes(store_actor* self) {
         }
         auto done = std::move(*st.in_writer);
         st.in_writer.reset();
-        finish(self, done);
+        finish(self, done, commit_ns);
         // Everything that arrived meanwhile is the next batch.
         close_current(st);
         start_writes(self);
@@ -614,8 +629,17 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
       },
       [self](status_atom) -> store_status {
         auto& st = self->state;
-        return store_status{st.failure.is_ok(), st.failure.message(), st.committed_head,
-                            st.batches_committed, st.events_committed, st.store->describe()};
+        store_status out;
+        out.available = st.failure.is_ok();
+        out.failure = st.failure.message();
+        out.head = st.committed_head;
+        out.batches_committed = st.batches_committed;
+        out.events_committed = st.events_committed;
+        out.journal = st.store->describe();
+        out.batch_events = st.batch_events;
+        out.commit_latency_us = st.commit_latency_us;
+        out.pending_events = st.pending_events;
+        return out;
       },
     };
   };

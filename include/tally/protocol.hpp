@@ -17,6 +17,7 @@
 #include "tally/event.hpp"
 #include "tally/ids.hpp"
 #include "tally/journal.hpp"
+#include "tally/log_histogram.hpp"
 #include "tally/read_models.hpp"
 
 // Our error codes travel as caf::error with category "tally".
@@ -132,6 +133,9 @@ struct store_status {
   std::uint64_t batches_committed = 0;
   std::uint64_t events_committed = 0;
   std::string journal;            ///< journal description
+  log_histogram batch_events;     ///< events per committed batch
+  log_histogram commit_latency_us;  ///< journal write + sync per batch, microseconds
+  std::uint64_t pending_events = 0;  ///< assigned, not yet committed
 };
 
 // -- inspect() overloads ---------------------------------------------------------------
@@ -180,7 +184,8 @@ typename Inspector::result_type inspect(Inspector& f, loaded_stream& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, store_status& x) {
   return f(caf::meta::type_name("store_status"), x.available, x.failure, x.head,
-           x.batches_committed, x.events_committed, x.journal);
+           x.batches_committed, x.events_committed, x.journal, x.batch_events,
+           x.commit_latency_us, x.pending_events);
 }
 
 template <class Inspector, class Command>
