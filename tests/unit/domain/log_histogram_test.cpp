@@ -15,10 +15,12 @@ TEST(log_histogram, every_value_lands_in_a_bucket_that_bounds_it_within_a_fifth)
     auto bucket = log_histogram::bucket_of(value);
     ASSERT_LT(bucket, log_histogram::bucket_count);
     ASSERT_GE(log_histogram::upper_bound_of(bucket), value);
-    if (bucket > 0)
+    if (bucket > 0) {
       ASSERT_LT(log_histogram::upper_bound_of(bucket - 1), value);
-    if (value >= 4)
+    }
+    if (value >= 4) {
       ASSERT_LE(log_histogram::upper_bound_of(bucket) - value, value / 4);
+    }
   }
 }
 
