@@ -514,9 +514,13 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
         schedule_flush(self);
       },
       [self](appended_atom) {
-        // The doorbell: aggregates queued appends. Take them all; commit now.
+        // The doorbell: aggregates queued appends. Take them all; commit now, or, while
+        // the writer syncs, let them join the batch its reply will start.
         absorb_queue(self);
-        close_current(self->state);
+        auto& st = self->state;
+        if (st.io_thread && st.in_writer)
+          return;
+        close_current(st);
         start_writes(self);
       },
       [self](outcome_atom, const command_id& command, std::uint64_t command_hash,
