@@ -126,8 +126,18 @@ int main(int argc, char** argv) {
     auto& bank = **started;
     if (!open_accounts(bank, options.workload.accounts))
       usage_error("opening the accounts failed");
+    auto before = *bank.store_health();
     auto run = run_embedded(bank, lists, options.workload.accounts);
     print_run("tally-mem", run);
+    auto after = *bank.store_health();
+    auto batches = after.batches_committed - before.batches_committed;
+    std::printf("            store: %llu batches, %.1f events/batch (p50 <=%llu, max %llu)\n",
+                static_cast<unsigned long long>(batches),
+                batches == 0 ? 0.0
+                             : static_cast<double>(after.events_committed - before.events_committed)
+                                 / static_cast<double>(batches),
+                static_cast<unsigned long long>(after.batch_events.quantile(0.5)),
+                static_cast<unsigned long long>(after.batch_events.max()));
     if (auto stopped = bank.shutdown(); !stopped.is_ok())
       usage_error("shutdown failed: " + stopped.to_string());
     tally_rates.push_back(run.commands_per_second());
