@@ -131,6 +131,21 @@ bool balance_read_model::decode(std::string_view bytes) {
 
 // -- history ---------------------------------------------------------------------------
 
+namespace {
+
+constexpr std::string_view account_event_names[] = {"account_opened", "money_deposited",
+                                                    "money_withdrawn", "account_closed"};
+static_assert(std::variant_size_v<bank::account_event> == 4);
+
+std::optional<std::uint8_t> account_event_index(std::string_view type) {
+  for (std::uint8_t i = 0; i < 4; ++i)
+    if (account_event_names[i] == type)
+      return i;
+  return std::nullopt;
+}
+
+}  // namespace
+
 void history_read_model::apply(const recorded_event& event) {
   auto decoded = account_event_of(event);
   if (!decoded)
@@ -144,8 +159,8 @@ void history_read_model::apply(const recorded_event& event) {
     after = before + amount;  // cannot overflow: the decider checked it
   else if (std::holds_alternative<bank::money_withdrawn>(*decoded))
     after = before - amount;
-  entries.push_back(history_entry{event.position, event.stream_version, event.type, amount, after,
-                                  event.timestamp_ns, event.command});
+  entries.push_back(stored_entry{event.position, event.timestamp_ns, event.command, amount, after,
+                                 static_cast<std::uint8_t>(decoded->index())});
 }
 
 history_page history_read_model::answer(const history_query& query, std::uint64_t position) const {
@@ -158,8 +173,12 @@ history_page history_read_model::answer(const history_query& query, std::uint64_
   page.total_events = entries.size();
   auto first = std::max<std::uint64_t>(query.from_version, 1);
   auto count = std::min<std::uint64_t>(query.max_events, history_page_events_max);
-  for (auto version = first; version <= entries.size() && page.entries.size() < count; ++version)
-    page.entries.push_back(entries[version - 1]);
+  for (auto version = first; version <= entries.size() && page.entries.size() < count; ++version) {
+    const auto& entry = entries[version - 1];
+    page.entries.push_back(history_entry{entry.position, version,
+                                         std::string{account_event_names[entry.type]}, entry.amount,
+                                         entry.balance_after, entry.timestamp_ns, entry.command});
+  }
   auto next = first + page.entries.size();
   page.next_version = next <= entries.size() ? next : 0;
   return page;
@@ -172,10 +191,11 @@ std::string history_read_model::encode() const {
   for (const auto& [account_id, entries] : accounts_) {
     out.text(account_id);
     out.u64(entries.size());
+    std::uint64_t version = 0;
     for (const auto& entry : entries) {
       out.u64(entry.position);
-      out.u64(entry.version);
-      out.text(entry.type);
+      out.u64(++version);
+      out.text(account_event_names[entry.type]);
       out.i64(entry.amount);
       out.i64(entry.balance_after);
       out.i64(entry.timestamp_ns);
@@ -191,7 +211,7 @@ bool history_read_model::decode(std::string_view bytes) {
   std::uint64_t count = 0;
   if (!read_header(in) || !in.u64(count))
     return false;
-  std::unordered_map<std::string, std::vector<history_entry>> accounts;
+  std::unordered_map<std::string, std::vector<stored_entry>> accounts;
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string account_id;
     std::uint64_t entry_count = 0;
@@ -199,14 +219,18 @@ bool history_read_model::decode(std::string_view bytes) {
       return false;
     auto& entries = accounts[account_id];
     for (std::uint64_t j = 0; j < entry_count; ++j) {
-      history_entry entry;
-      if (!in.u64(entry.position) || !in.u64(entry.version) || !in.text(entry.type)
+      stored_entry entry{};
+      std::uint64_t version = 0;
+      std::string type;
+      if (!in.u64(entry.position) || !in.u64(version) || !in.text(type)
           || !in.i64(entry.amount) || !in.i64(entry.balance_after) || !in.i64(entry.timestamp_ns)
           || !in.u64(entry.command.high) || !in.u64(entry.command.low))
         return false;
-      if (entry.version != entries.size() + 1)
+      auto index = account_event_index(type);
+      if (version != entries.size() + 1 || !index)
         return false;
-      entries.push_back(std::move(entry));
+      entry.type = *index;
+      entries.push_back(entry);
     }
   }
   if (!in.at_end())

@@ -46,7 +46,16 @@ public:
   bool decode(std::string_view bytes);
 
 private:
-  std::unordered_map<std::string, std::vector<history_entry>> accounts_;
+  // Compact: no string per event (the type is one of the four account events).
+  struct stored_entry {
+    std::uint64_t position;
+    std::int64_t timestamp_ns;
+    command_id command;
+    money amount;
+    money balance_after;
+    std::uint8_t type;  ///< index into the account_event variant
+  };
+  std::unordered_map<std::string, std::vector<stored_entry>> accounts_;
 };
 
 /// Sum of balances, open/closed accounts, deposits and withdrawals.

@@ -162,8 +162,14 @@ result<std::unique_ptr<runtime>> runtime::start_private(runtime_config config,
 
 runtime::~runtime() {
   shutdown();
-  // private_system_ (declared after private_config_) is destroyed first and waits
-  // for every actor, all of which were told to stop by shutdown().
+  // Drop our handles before a private system waits for its actors: ~actor_system()
+  // waits for every actor (detached ones included) and must not find any we hold.
+  store_ = nullptr;
+  accounts_ = nullptr;
+  balances_ = nullptr;
+  histories_ = nullptr;
+  totals_ = nullptr;
+  extra_routers_.clear();
   private_system_.reset();
 }
 

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "tally/ids.hpp"
 
@@ -37,6 +39,10 @@ struct recorded_event {
   }
   friend bool operator!=(const recorded_event& a, const recorded_event& b) { return !(a == b); }
 };
+
+/// A committed batch, shared immutably between the journal (memory), the writer and
+/// every subscriber: one allocation, never copied.
+using event_batch = std::shared_ptr<const std::vector<recorded_event>>;
 
 /// What the store remembers about an applied command, so a retry with the same
 /// command id gets the original outcome back.

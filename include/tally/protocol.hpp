@@ -122,8 +122,8 @@ struct loaded_stream {
   bool complete = true;  ///< false: more events follow (ask again from the next version)
 };
 
-/// Committed events published by the store, in global order (zero-copy, local only).
-using event_batch = std::shared_ptr<const std::vector<recorded_event>>;
+// event_batch (tally/event.hpp): committed events published by the store, in global
+// order, zero-copy and local only.
 
 /// The store's health, for /health and tests.
 struct store_status {
