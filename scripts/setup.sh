@@ -14,6 +14,7 @@ packages=(
   libboost-dev       # Boost.Beast/Asio for the HTTP daemon (header-only parts)
   nlohmann-json3-dev # JSON bodies, reports and config
   curl               # README examples and integration smoke checks
+  libcli11-dev       # CLI11 (header-only): flag parsing of tallyd and the tally CLI
 )
 
 missing=()

@@ -1,0 +1,162 @@
+#include "app/tallyd/bank_gateway.hpp"
+
+#include <memory>
+
+namespace tally::daemon {
+
+namespace {
+
+/// Requests `xs...` from `target` in a fresh actor and calls `done` with the T reply.
+template <class T, class... Ts>
+void request_async(caf::actor_system& system, caf::actor target, std::chrono::milliseconds timeout,
+                   std::function<void(result<T>)> done, Ts... xs) {
+  system.spawn([=](caf::event_based_actor* self) mutable {
+    self->request(target, timeout, std::move(xs)...)
+      .then([=](T& value) { done(std::move(value)); },
+            [=](caf::error& failure) { done(to_status(failure)); });
+  });
+}
+
+constexpr std::uint64_t replay_page_events = 1024;
+
+struct replay_job {
+  caf::actor store;
+  std::string stream;
+  std::uint64_t version = 0;
+  std::int64_t until_ns = 0;
+  std::chrono::milliseconds timeout{0};
+  replayed_state out;
+  std::uint64_t next_version = 1;
+  std::function<void(result<replayed_state>)> done;
+};
+
+void replay_step(caf::event_based_actor* self, std::shared_ptr<replay_job> job) {
+  self->request(job->store, job->timeout, read_stream_atom::value, job->stream, job->next_version,
+                replay_page_events)
+    .then(
+      [self, job](std::vector<recorded_event>& events) {
+        if (!events.empty())
+          job->out.stream_exists = true;
+        for (const auto& event : events) {
+          if (event.stream_version > job->version || event.timestamp_ns > job->until_ns) {
+            job->done(job->out);
+            return;
+          }
+          auto decoded = bank::decode_event(event.type, event.schema_version, event.payload);
+          if (!decoded) {
+            job->done(status{error_code::journal_corrupt, decoded.error().to_string()});
+            return;
+          }
+          job->out.at.state = bank::evolve(std::move(job->out.at.state), *decoded);
+          job->out.at.version = event.stream_version;
+          job->out.at.position = event.position;
+          job->out.at.timestamp_ns = event.timestamp_ns;
+        }
+        if (events.size() < replay_page_events) {
+          job->done(job->out);
+          return;
+        }
+        job->next_version = job->out.at.version + 1;
+        replay_step(self, job);
+      },
+      [job](caf::error& failure) { job->done(to_status(failure)); });
+}
+
+}  // namespace
+
+bank_gateway::bank_gateway(runtime& bank, std::chrono::milliseconds call_timeout)
+  : bank_(bank), call_timeout_(call_timeout) {}
+
+void bank_gateway::execute(bank::account_command command, command_id id,
+                           callback<command_reply> done) {
+  command_options options;
+  options.id = id;
+  bank_.execute_async(std::move(command), options, std::move(done));
+}
+
+void bank_gateway::balance(std::string account_id, std::uint64_t min_position,
+                           std::chrono::milliseconds wait, callback<balance_view> done) {
+  request_async<balance_view>(bank_.system(), bank_.balances(), call_timeout_ + wait,
+                              std::move(done), query_atom::value, balance_query{std::move(account_id)},
+                              min_position, static_cast<std::uint64_t>(wait.count()));
+}
+
+void bank_gateway::history(history_query query, std::uint64_t min_position,
+                           std::chrono::milliseconds wait, callback<history_page> done) {
+  request_async<history_page>(bank_.system(), bank_.histories(), call_timeout_ + wait,
+                              std::move(done), query_atom::value, std::move(query), min_position,
+                              static_cast<std::uint64_t>(wait.count()));
+}
+
+void bank_gateway::totals(std::uint64_t min_position, std::chrono::milliseconds wait,
+                          callback<totals_view> done) {
+  request_async<totals_view>(bank_.system(), bank_.totals_projection(), call_timeout_ + wait,
+                             std::move(done), query_atom::value, totals_query{}, min_position,
+                             static_cast<std::uint64_t>(wait.count()));
+}
+
+void bank_gateway::replay(std::string account_id, std::uint64_t version, std::int64_t until_ns,
+                          callback<replayed_state> done) {
+  auto job = std::make_shared<replay_job>();
+  job->store = bank_.event_store();
+  job->stream = std::move(account_id);
+  job->version = version;
+  job->until_ns = until_ns;
+  job->timeout = call_timeout_;
+  job->out.at.state = bank::account_aggregate::initial_state();
+  job->done = std::move(done);
+  bank_.system().spawn([job](caf::event_based_actor* self) { replay_step(self, job); });
+}
+
+void bank_gateway::read_all(std::uint64_t from_position, std::uint64_t max_count,
+                            callback<std::vector<recorded_event>> done) {
+  request_async<std::vector<recorded_event>>(bank_.system(), bank_.event_store(), call_timeout_,
+                                             std::move(done), read_all_atom::value, from_position,
+                                             max_count);
+}
+
+void bank_gateway::store_health(callback<store_status> done) {
+  request_async<store_status>(bank_.system(), bank_.event_store(), call_timeout_, std::move(done),
+                              status_atom::value);
+}
+
+void bank_gateway::metrics(callback<runtime_metrics> done) {
+  // One actor asks everything in sequence; /metrics is scraped rarely.
+  auto store = bank_.event_store();
+  auto accounts = bank_.accounts();
+  auto projections = std::vector<caf::actor>{bank_.balances(), bank_.histories(),
+                                             bank_.totals_projection()};
+  auto timeout = call_timeout_;
+  bank_.system().spawn([=](caf::event_based_actor* self) {
+    auto out = std::make_shared<runtime_metrics>();
+    auto fail = [done](caf::error& failure) { done(to_status(failure)); };
+    self->request(store, timeout, status_atom::value).then(
+      [=](store_status& health) {
+        out->store = std::move(health);
+        self->request(accounts, timeout, resident_atom::value).then(
+          [=](detail::router_counters& counters) {
+            out->accounts = counters;
+            self->request(projections[0], timeout, head_atom::value).then(
+              [=](std::uint64_t balances) {
+                out->balances_position = balances;
+                self->request(projections[1], timeout, head_atom::value).then(
+                  [=](std::uint64_t history) {
+                    out->history_position = history;
+                    self->request(projections[2], timeout, head_atom::value).then(
+                      [=](std::uint64_t totals) {
+                        out->totals_position = totals;
+                        done(*out);
+                      },
+                      fail);
+                  },
+                  fail);
+              },
+              fail);
+          },
+          fail);
+      },
+      fail);
+  });
+}
+
+}  // namespace tally::daemon

@@ -1,0 +1,216 @@
+#include "app/tallyd/json_codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+using namespace tally;
+using namespace tally::daemon;
+
+namespace {
+
+constexpr const char* json_type = "application/json";
+
+decoded<decoded_command> deposit(const std::string& body, const std::string* key = nullptr) {
+  return decode_command(command_kind::deposit, "acc-1", json_type, body, key);
+}
+
+struct bad_body_case {
+  const char* name;
+  std::string body;
+  unsigned http_status;
+  const char* error;
+};
+
+}  // namespace
+
+TEST(json_codec, decodes_a_deposit_with_command_id_in_the_body) {
+  auto out = deposit(R"({"command_id":"c-1","amount":123})");
+  ASSERT_TRUE(out) << out.failure.error;
+  auto* command = std::get_if<bank::deposit_money>(&out.value->command);
+  ASSERT_NE(command, nullptr);
+  EXPECT_EQ(command->account_id, "acc-1");
+  EXPECT_EQ(command->amount, 123);
+  EXPECT_EQ(out.value->id_text, "c-1");
+  EXPECT_EQ(out.value->id, *command_id::from_text("c-1"));
+}
+
+TEST(json_codec, takes_the_command_id_from_the_idempotency_key_header) {
+  std::string key = "6f1c2a4e-0b7d-4d7e-9a51-3c2f7e8b9a10";
+  auto out = deposit(R"({"amount":5})", &key);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out.value->id_text, key);
+}
+
+TEST(json_codec, refuses_header_and_field_that_differ) {
+  std::string key = "a";
+  auto out = deposit(R"({"amount":5,"command_id":"b"})", &key);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.failure.error, "command_id_conflict");
+  auto same = deposit(R"({"amount":5,"command_id":"a"})", &key);
+  EXPECT_TRUE(same);
+}
+
+TEST(json_codec, decodes_open_and_close) {
+  auto open = decode_command(command_kind::open, "", json_type,
+                             R"({"command_id":"o","account_id":"a.b_c-9"})", nullptr);
+  ASSERT_TRUE(open) << open.failure.error;
+  EXPECT_EQ(std::get<bank::open_account>(open.value->command).account_id, "a.b_c-9");
+  std::string key = "k";
+  auto close = decode_command(command_kind::close, "x", "", "", &key);
+  ASSERT_TRUE(close) << close.failure.error;
+  EXPECT_EQ(std::get<bank::close_account>(close.value->command).account_id, "x");
+}
+
+TEST(json_codec, bad_bodies_get_the_documented_error) {
+  const bad_body_case cases[] = {
+    {"amount zero", R"({"command_id":"c","amount":0})", 422, "amount_must_be_positive"},
+    {"amount negative", R"({"command_id":"c","amount":-1})", 422, "amount_must_be_positive"},
+    {"amount INT64_MIN", R"({"command_id":"c","amount":-9223372036854775808})", 422,
+     "amount_must_be_positive"},
+    {"amount above INT64_MAX", R"({"command_id":"c","amount":9223372036854775808})", 422,
+     "amount_out_of_range"},
+    {"amount above UINT64_MAX", R"({"command_id":"c","amount":99999999999999999999999})", 422,
+     "amount_out_of_range"},
+    {"amount fraction", R"({"command_id":"c","amount":1.5})", 400, "amount_not_an_integer"},
+    {"amount exponent", R"({"command_id":"c","amount":1e2})", 400, "amount_not_an_integer"},
+    {"amount string", R"({"command_id":"c","amount":"100"})", 400, "amount_not_an_integer"},
+    {"amount null", R"({"command_id":"c","amount":null})", 400, "amount_not_an_integer"},
+    {"amount bool", R"({"command_id":"c","amount":true})", 400, "amount_not_an_integer"},
+    {"amount missing", R"({"command_id":"c"})", 400, "amount_required"},
+    {"malformed", R"({"command_id":"c","amount":)", 400, "malformed_json"},
+    {"truncated", R"({"command_id":"c")", 400, "malformed_json"},
+    {"trailing garbage", R"({"command_id":"c","amount":1} x)", 400, "malformed_json"},
+    {"two values", R"({"command_id":"c","amount":1}{})", 400, "malformed_json"},
+    {"duplicate key", R"({"command_id":"c","amount":1,"amount":2})", 400, "duplicate_key"},
+    {"unknown field", R"({"command_id":"c","amount":1,"ammount":2})", 400, "unknown_field"},
+    {"array body", R"([1,2])", 400, "body_not_an_object"},
+    {"number body", R"(5)", 400, "body_not_an_object"},
+    {"invalid utf-8", std::string{"{\"command_id\":\"\xff\xfe\",\"amount\":1}"}, 400,
+     "malformed_json"},
+    {"command id missing", R"({"amount":1})", 400, "command_id_required"},
+    {"command id empty", R"({"command_id":"","amount":1})", 400, "command_id_invalid"},
+    {"command id number", R"({"command_id":7,"amount":1})", 400, "command_id_invalid"},
+    {"command id control char", R"({"command_id":"a\u0001b","amount":1})", 400,
+     "command_id_invalid"},
+    {"command id too long", R"({"command_id":")" + std::string(129, 'x') + R"(","amount":1})", 400,
+     "command_id_invalid"},
+  };
+  for (const auto& test : cases) {
+    SCOPED_TRACE(test.name);
+    auto out = deposit(test.body);
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.failure.error, test.error);
+    EXPECT_EQ(out.failure.http_status, test.http_status);
+  }
+}
+
+TEST(json_codec, accepts_int64_max) {
+  auto out = deposit(R"({"command_id":"c","amount":9223372036854775807})");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(std::get<bank::deposit_money>(out.value->command).amount, INT64_MAX);
+}
+
+TEST(json_codec, refuses_nesting_deeper_than_the_limit) {
+  std::string deep = R"({"command_id":"c","amount":1,"x":)";
+  for (int i = 0; i < 40; ++i)
+    deep += "[";
+  for (int i = 0; i < 40; ++i)
+    deep += "]";
+  deep += "}";
+  auto out = deposit(deep);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.failure.error, "nesting_too_deep");
+  // 32 levels are fine for the parser (the field is then refused as unknown).
+  std::string ok = "{\"x\":";
+  for (int i = 0; i < 31; ++i)
+    ok += "[";
+  for (int i = 0; i < 31; ++i)
+    ok += "]";
+  ok += "}";
+  EXPECT_TRUE(parse_json_strict(ok));
+}
+
+TEST(json_codec, refuses_duplicate_keys_in_nested_objects_only_within_one_object) {
+  EXPECT_TRUE(parse_json_strict(R"({"a":{"b":1},"c":{"b":2}})"));
+  auto nested = parse_json_strict(R"({"a":{"b":1,"b":2}})");
+  ASSERT_FALSE(nested);
+  EXPECT_EQ(nested.failure.error, "duplicate_key");
+}
+
+TEST(json_codec, checks_the_content_type) {
+  auto out = decode_command(command_kind::deposit, "a", "text/plain", R"({"amount":1})", nullptr);
+  ASSERT_FALSE(out);
+  EXPECT_EQ(out.failure.http_status, 415u);
+  EXPECT_EQ(out.failure.error, "unsupported_media_type");
+  auto with_charset = decode_command(command_kind::deposit, "a", "application/json; charset=UTF-8",
+                                     R"({"amount":1,"command_id":"c"})", nullptr);
+  EXPECT_TRUE(with_charset);
+}
+
+TEST(json_codec, validates_account_ids) {
+  EXPECT_EQ(account_id_problem("alice"), "");
+  EXPECT_EQ(account_id_problem(std::string(64, 'a')), "");
+  const std::string bad[] = {"", std::string(65, 'a'), ".", "..", "../x", "a/b", "a b",
+                             std::string{"a\x01"}, std::string{"\xc3\xa9"}, "a%2e"};
+  for (const auto& id : bad)
+    EXPECT_NE(account_id_problem(id), "") << id;
+  for (const auto& id : bad) {
+    auto body = nlohmann::json{{"command_id", "c"}, {"account_id", id}}.dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto out = decode_command(command_kind::open, "", json_type, body, nullptr);
+    ASSERT_FALSE(out);
+    EXPECT_TRUE(out.failure.error == "account_id_invalid" || out.failure.error == "malformed_json")
+      << out.failure.error;
+  }
+}
+
+TEST(json_codec, maps_outcomes_to_http_statuses) {
+  EXPECT_EQ(http_status_for(error_code::none, command_kind::open), 201u);
+  EXPECT_EQ(http_status_for(error_code::none), 200u);
+  EXPECT_EQ(http_status_for(error_code::insufficient_funds), 409u);
+  EXPECT_EQ(http_status_for(error_code::account_already_exists), 409u);
+  EXPECT_EQ(http_status_for(error_code::account_not_found), 422u);
+  EXPECT_EQ(http_status_for(error_code::amount_must_be_positive), 422u);
+  EXPECT_EQ(http_status_for(error_code::store_unavailable), 503u);
+  EXPECT_EQ(http_status_for(error_code::internal_error), 500u);
+  EXPECT_TRUE(failure_error(status{error_code::store_unavailable}).retry_after);
+}
+
+TEST(json_codec, encodes_replies_with_position_and_version) {
+  auto command = deposit(R"({"command_id":"c","amount":7})");
+  ASSERT_TRUE(command);
+  command_reply reply;
+  reply.stream_version = 3;
+  reply.position = 42;
+  auto body = encode_command_reply(reply, *command.value);
+  EXPECT_EQ(body["outcome"], "accepted");
+  EXPECT_EQ(body["position"], 42);
+  EXPECT_EQ(body["version"], 3);
+  reply.outcome = error_code::insufficient_funds;
+  body = encode_command_reply(reply, *command.value);
+  EXPECT_EQ(body["outcome"], "rejected");
+  EXPECT_EQ(body["error"], "insufficient_funds");
+}
+
+TEST(json_codec, parses_and_formats_timestamps) {
+  EXPECT_EQ(parse_timestamp("0"), 0);
+  EXPECT_EQ(parse_timestamp("1700000000000000000"), 1700000000000000000);
+  EXPECT_EQ(parse_timestamp("1970-01-01T00:00:01Z"), 1'000'000'000);
+  EXPECT_EQ(parse_timestamp("1970-01-01T00:00:01.5Z"), 1'500'000'000);
+  EXPECT_EQ(parse_timestamp("2024-05-01T12:00:00.000000001Z"), 1714564800000000001);
+  EXPECT_FALSE(parse_timestamp("2024-02-31T00:00:00Z"));
+  EXPECT_FALSE(parse_timestamp("2024-05-01 12:00:00Z"));
+  EXPECT_FALSE(parse_timestamp("-1"));
+  EXPECT_FALSE(parse_timestamp(""));
+  EXPECT_EQ(format_timestamp(1714564800000000001), "2024-05-01T12:00:00.000000001Z");
+  EXPECT_EQ(parse_timestamp(format_timestamp(1714564800123456789)), 1714564800123456789);
+}
+
+TEST(json_codec, parses_decimals_strictly) {
+  EXPECT_EQ(parse_decimal("18446744073709551615"), UINT64_MAX);
+  EXPECT_FALSE(parse_decimal("18446744073709551616"));
+  EXPECT_FALSE(parse_decimal("+1"));
+  EXPECT_FALSE(parse_decimal(" 1"));
+  EXPECT_FALSE(parse_decimal(""));
+}
