@@ -59,6 +59,8 @@ struct client_state {
   std::shared_ptr<const target> destination;
   caf::actor coordinator;
   std::uint64_t client = 0;
+  std::uint64_t run_high = 0;  ///< high half of this run's command ids
+  run_controls controls;
   std::size_t next = 0;
   std::uint64_t sent_ns = 0;
   std::uint64_t started_ns = 0;  ///< the barrier's release
@@ -91,7 +93,7 @@ void send_embedded(client_actor* self, const workload_command& command) {
     return;
   }
   command_envelope<bank::account_command> envelope;
-  envelope.id = command_id{st.client + 1, st.next};
+  envelope.id = command_id{st.run_high ^ (st.client + 1), st.next};
   if (command.op == operation::deposit)
     envelope.command = bank::deposit_money{account, command.amount};
   else
@@ -155,14 +157,20 @@ void send_raw(client_actor* self, const workload_command& command) {
 
 void send_next(client_actor* self) {
   auto& st = self->state;
+  const auto now = now_ns();
+  if (st.next < st.commands->size() && now - st.started_ns >= st.controls.stop_after_ns) {
+    // --duration ran out: what is left of the list is never sent.
+    for (; st.next < st.commands->size(); ++st.next)
+      st.result->stats.record_dropped_send();
+  }
   if (st.next == st.commands->size()) {
-    st.result->finished_ns = now_ns();
+    st.result->finished_ns = now;
     self->send(st.coordinator, done_atom::value, st.result);
     self->quit();
     return;
   }
   const auto& command = (*st.commands)[st.next++];
-  st.sent_ns = now_ns();
+  st.sent_ns = now;
   if (st.destination->raw_accounts.empty())
     send_embedded(self, command);
   else
@@ -175,14 +183,19 @@ void finish_command(client_actor* self, operation op, command_outcome outcome,
   auto completed = now_ns();
   st.result->stats.record_reply(op, completed - st.sent_ns, completed - st.started_ns, outcome,
                                 reason);
+  st.result->finished_ns = completed;
+  if (st.controls.completed != nullptr)
+    st.controls.completed->fetch_add(1, std::memory_order_relaxed);
   send_next(self);
 }
 
 caf::behavior load_client(client_actor* self, const std::vector<workload_command>* commands,
                           const std::vector<std::string>* names,
                           std::shared_ptr<const target> destination, caf::actor coordinator,
-                          std::uint64_t client) {
+                          std::uint64_t client, std::uint64_t run_high, run_controls controls) {
   auto& st = self->state;
+  st.run_high = run_high;
+  st.controls = controls;
   st.commands = commands;
   st.names = names;
   st.destination = std::move(destination);
@@ -218,21 +231,17 @@ caf::behavior raw_account(caf::stateful_actor<raw_account_state>* self) {
 
 closed_loop_result run_clients(caf::actor_system& system, std::shared_ptr<const target> destination,
                                const std::vector<std::vector<workload_command>>& lists,
-                               std::uint64_t accounts) {
-  std::vector<std::string> names;
-  names.reserve(accounts);
-  for (std::uint64_t i = 0; i < accounts; ++i)
-    names.push_back(account_name(i));
+                               std::uint64_t accounts, const run_controls& controls) {
+  const std::vector<std::string> names = account_names(accounts);
+  const std::uint64_t run_high = command_id::random().high;
   caf::scoped_actor coordinator{system};
   std::vector<caf::actor> clients;
   clients.reserve(lists.size());
   for (std::size_t c = 0; c < lists.size(); ++c)
     clients.push_back(system.spawn(load_client, &lists[c], &names, destination,
-                                   caf::actor{coordinator}, std::uint64_t{c}));
+                                   caf::actor{coordinator}, std::uint64_t{c}, run_high, controls));
   closed_loop_result out;
   out.client_tally.assign(accounts, 0);
-  for (const auto& list : lists)
-    out.commands += list.size();
   // The barrier: every client exists and its list is ready; release them together.
   auto started = now_ns();
   for (auto& client : clients)
@@ -249,12 +258,22 @@ closed_loop_result run_clients(caf::actor_system& system, std::shared_ptr<const 
     });
   }
   out.elapsed_ns = finished - started;
+  // Commands that got a reply: all of them unless --duration stopped the clients.
+  out.commands = out.stats.completed_total();
   return out;
 }
 
 }  // namespace
 
 std::string account_name(std::uint64_t index) { return "acct-" + std::to_string(index); }
+
+std::vector<std::string> account_names(std::uint64_t accounts) {
+  std::vector<std::string> names;
+  names.reserve(accounts);
+  for (std::uint64_t i = 0; i < accounts; ++i)
+    names.push_back(account_name(i));
+  return names;
+}
 
 bool open_accounts(runtime& bank, std::uint64_t accounts) {
   // Pipelined: many opens in flight at once, then wait for all.
@@ -282,21 +301,21 @@ bool open_accounts(runtime& bank, std::uint64_t accounts) {
 }
 
 closed_loop_result run_embedded(runtime& bank, const std::vector<std::vector<workload_command>>& lists,
-                                std::uint64_t accounts) {
+                                std::uint64_t accounts, const run_controls& controls) {
   auto destination = std::make_shared<target>();
   destination->router = bank.accounts();
   destination->balances = bank.balances();
-  return run_clients(bank.system(), destination, lists, accounts);
+  return run_clients(bank.system(), destination, lists, accounts, controls);
 }
 
 closed_loop_result run_caf_raw(caf::actor_system& system,
                                const std::vector<std::vector<workload_command>>& lists,
-                               std::uint64_t accounts) {
+                               std::uint64_t accounts, const run_controls& controls) {
   auto destination = std::make_shared<target>();
   destination->raw_accounts.reserve(accounts);
   for (std::uint64_t i = 0; i < accounts; ++i)
     destination->raw_accounts.push_back(system.spawn(raw_account));
-  auto result = run_clients(system, destination, lists, accounts);
+  auto result = run_clients(system, destination, lists, accounts, controls);
   for (auto& account : destination->raw_accounts)
     caf::anon_send_exit(account, caf::exit_reason::user_shutdown);
   return result;

@@ -4,8 +4,10 @@
 // use the same client actors, command lists and clock, so their ratio is fair.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "app/tally-load/run_stats.hpp"
@@ -18,9 +20,9 @@ class runtime;
 
 namespace tally::load {
 
-/// What a closed-loop run measured.
+/// What a closed-loop (or open-loop, see open_loop_driver.hpp) run measured.
 struct closed_loop_result {
-  std::uint64_t commands = 0;
+  std::uint64_t commands = 0;  ///< commands that got a reply
   std::uint64_t elapsed_ns = 0;  ///< barrier release until the last reply
   run_stats stats;
   /// The clients' own tally per account: accepted deposits - accepted withdrawals.
@@ -35,6 +37,16 @@ struct closed_loop_result {
   }
 };
 
+/// Optional controls of a run, for the CLI (progress, --duration). Defaults: none.
+struct run_controls {
+  /// When set, incremented once per reply (relaxed), so a monitor thread can draw
+  /// progress without touching the clients' statistics.
+  std::atomic<std::uint64_t>* completed = nullptr;
+  /// Clients send no command once this long has passed since the barrier's release;
+  /// the commands left unsent are counted as dropped sends.
+  std::uint64_t stop_after_ns = UINT64_MAX;
+};
+
 /// The account id the harness uses for workload account `index` ("acct-<index>").
 std::string account_name(std::uint64_t index);
 
@@ -44,13 +56,18 @@ bool open_accounts(runtime& bank, std::uint64_t accounts);
 
 /// Runs `lists` (one command list per client) closed loop against `bank`: deposits
 /// and withdrawals to the account router, balance queries to the balances read model.
+/// Command ids are unique per run (a random high half per run), so a run against a
+/// store that already holds an earlier run's events is not taken for a retry.
 closed_loop_result run_embedded(runtime& bank, const std::vector<std::vector<workload_command>>& lists,
-                                std::uint64_t accounts);
+                                std::uint64_t accounts, const run_controls& controls = {});
 
 /// Runs the same lists against one bare stateful actor per account that adds,
 /// subtracts (refusing overdrafts) and answers balances: no store, no projection.
 closed_loop_result run_caf_raw(caf::actor_system& system,
                                const std::vector<std::vector<workload_command>>& lists,
-                               std::uint64_t accounts);
+                               std::uint64_t accounts, const run_controls& controls = {});
+
+/// Names of workload accounts 0..accounts-1 (account_name(i)).
+std::vector<std::string> account_names(std::uint64_t accounts);
 
 }  // namespace tally::load

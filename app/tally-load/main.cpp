@@ -1,16 +1,34 @@
-// tally-load: the load-test harness. This file only dispatches; every piece of work
-// lives in tally_load_core so that it can be tested without the binary.
+// tally-load: the load-test harness. This file dispatches and wires the targets
+// together; the work itself lives in tally_load_core (workload, statistics, reports)
+// and tally_load_drivers (the in-process drivers and the invariant audit), so that it
+// can be tested without the binary.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "app/load-drivers/embedded_driver.hpp"
+#include "app/load-drivers/http_driver.hpp"
+#include "app/load-drivers/invariant_audit.hpp"
+#include "app/load-drivers/open_loop_driver.hpp"
 #include "app/tally-load/digest.hpp"
 #include "app/tally-load/fsync_baseline.hpp"
 #include "app/tally-load/options.hpp"
+#include "app/tally-load/plots.hpp"
+#include "app/tally-load/progress.hpp"
 #include "app/tally-load/report.hpp"
 #include "app/tally-load/workload.hpp"
+#include "tally/file_journal.hpp"
+#include "tally/file_system.hpp"
+#include "tally/runtime.hpp"
 
 namespace {
 
@@ -20,6 +38,10 @@ using namespace tally::load;
 constexpr int exit_success = 0;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
+
+// --vs fsync-raw measures each batch size this long: the disk's ceiling shows within a
+// fraction of a second, and five or more pairs must stay affordable.
+constexpr double fsync_pair_duration_per_batch_size_s = 0.5;
 
 int run_digest(const load_options& options) {
   const std::vector<std::vector<workload_command>> clients = generate_workload(options.workload);
@@ -56,10 +78,453 @@ int run_fsync_raw(const load_options& options) {
   return exit_success;
 }
 
+double median(std::vector<double> values) {
+  if (values.empty()) {
+    return 0.0;
+  }
+  std::sort(values.begin(), values.end());
+  const std::size_t n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
+}
+
+// The live progress line, drawn by a monitor thread from a counter the clients bump.
+// Without a terminal (or with --no-progress) there is no thread and no counter.
+class progress_monitor {
+public:
+  progress_monitor(progress_mode mode, std::uint64_t total) : reporter_(mode), total_(total) {}
+  progress_monitor(const progress_monitor&) = delete;
+  progress_monitor& operator=(const progress_monitor&) = delete;
+  ~progress_monitor() { stop(); }
+
+  /// Controls for the driver: the counter when progress is shown, else none.
+  run_controls controls(std::optional<double> duration_s) {
+    run_controls controls;
+    if (reporter_.enabled()) {
+      controls.completed = &completed_;
+    }
+    if (duration_s) {
+      controls.stop_after_ns = static_cast<std::uint64_t>(*duration_s * 1e9);
+    }
+    return controls;
+  }
+
+  void start() {
+    if (!reporter_.enabled()) {
+      return;
+    }
+    started_ = std::chrono::steady_clock::now();
+    running_ = true;
+    thread_ = std::thread([this] {
+      while (running_.load()) {
+        reporter_.update(snapshot());
+        std::this_thread::sleep_for(std::chrono::milliseconds{100});
+      }
+    });
+  }
+
+  void stop() {
+    if (!thread_.joinable()) {
+      return;
+    }
+    running_ = false;
+    thread_.join();
+    reporter_.finish(snapshot());
+  }
+
+private:
+  progress_snapshot snapshot() const {
+    progress_snapshot snapshot;
+    snapshot.completed = completed_.load(std::memory_order_relaxed);
+    snapshot.total = total_;
+    snapshot.elapsed_ns = static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                             started_)
+            .count());
+    return snapshot;
+  }
+
+  progress_reporter reporter_;
+  std::uint64_t total_;
+  std::atomic<std::uint64_t> completed_{0};
+  std::atomic<bool> running_{false};
+  std::chrono::steady_clock::time_point started_;
+  std::thread thread_;
+};
+
+// What one audited run against a fresh embedded runtime produced.
+struct audited_run {
+  closed_loop_result run;
+  audit_result audit;                 ///< invariants 1-3
+  std::vector<std::string> failures;  ///< every failed invariant (1-4) and shutdown problem
+};
+
+// Checks a data directory before a run: missing (the journal creates it) or empty,
+// or anything with --reuse-data-dir. Returns the problem.
+std::optional<std::string> check_data_directory(const std::string& directory, bool reuse) {
+  std::error_code error;
+  if (!std::filesystem::exists(directory, error)) {
+    return std::nullopt;
+  }
+  if (!std::filesystem::is_directory(directory, error)) {
+    return "--data-dir " + directory + " is not a directory";
+  }
+  if (!reuse && !std::filesystem::is_empty(directory, error)) {
+    return "--data-dir " + directory +
+           " is not empty (pass --reuse-data-dir to run against the journal in it)";
+  }
+  return std::nullopt;
+}
+
+// Starts a runtime on `data_directory`'s journal (or memory), opens the accounts
+// (untimed), takes the audit baseline, runs the workload closed or open loop, audits
+// invariants 1-3, shuts down and, for a durable journal, audits invariant 4. Returns an
+// error message when the run could not happen at all.
+parse_result<audited_run> run_embedded_once(caf::actor_system& system, const load_options& options,
+                                            const std::vector<std::vector<workload_command>>& lists,
+                                            const std::optional<std::string>& data_directory) {
+  using outcome = parse_result<audited_run>;
+  tally::runtime_config config;
+  std::weak_ptr<tally::journal> journal_owned;
+  if (data_directory) {
+    tally::file_journal_options journal_options;
+    journal_options.directory = *data_directory;
+    auto journal = tally::open_file_journal(tally::posix_file_system(), journal_options);
+    if (!journal) {
+      return outcome::failure("opening the journal in " + *data_directory +
+                              " failed: " + journal.error().to_string());
+    }
+    config.events = std::shared_ptr<tally::journal>(std::move(*journal));
+    journal_owned = config.events;
+  }
+  auto started = tally::runtime::start(system, std::move(config));
+  if (!started) {
+    return outcome::failure("the runtime failed to start: " + started.error().to_string());
+  }
+  tally::runtime& bank = **started;
+  const std::uint64_t accounts = options.workload.accounts;
+  if (!tally::load::open_accounts(bank, accounts)) {
+    return outcome::failure("opening the accounts failed");
+  }
+  runtime_audit_source source{bank};
+  audit_expectations expected;
+  expected.account_names = account_names(accounts);
+  auto baseline = take_audit_baseline(source, expected.account_names);
+  if (!baseline) {
+    return outcome::failure("reading the store before the run failed: " +
+                            baseline.error().to_string());
+  }
+  expected.baseline = std::move(*baseline);
+
+  audited_run out;
+  {
+    progress_monitor progress{options.progress, options.workload.commands};
+    const run_controls controls = progress.controls(options.duration_s);
+    progress.start();
+    if (options.rate_per_s) {
+      open_loop_config open;
+      open.rate_per_s = *options.rate_per_s;
+      open.in_flight_max_per_client = options.in_flight_per_client;
+      open.controls = controls;
+      out.run = run_embedded_open_loop(bank, lists, accounts, open);
+    } else {
+      out.run = run_embedded(bank, lists, accounts, controls);
+    }
+  }
+  expected.client_tally = out.run.client_tally;
+  expected.accepted_writes = out.run.accepted_writes;
+  out.audit = audit_invariants(source, expected);
+  out.failures = out.audit.failures;
+  if (const tally::status stopped = bank.shutdown(); !stopped.is_ok()) {
+    out.failures.push_back("shutdown failed: " + stopped.to_string());
+  }
+  started->reset();
+  if (data_directory) {
+    // The store's actors let go of the journal (and its directory lock) as they
+    // terminate, which shutdown() does not wait for; the cold read needs the lock.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+    while (!journal_owned.expired() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    }
+    for (std::string& failure : audit_durable_directory(*data_directory, expected, out.audit)) {
+      out.failures.push_back(std::move(failure));
+    }
+  }
+  return outcome::success(std::move(out));
+}
+
+run_report make_report(const load_options& options, std::string target, std::string journal) {
+  run_report report;
+  report.configuration.target = std::move(target);
+  report.configuration.journal = std::move(journal);
+  report.configuration.workload = options.workload;
+  report.configuration.rate_per_s = options.rate_per_s;
+  report.configuration.duration_s = options.duration_s;
+  report.machine = collect_machine_info();
+  return report;
+}
+
+// Writes the JSON report and the plots (as asked) and prints the summary. Returns
+// false when a file could not be written.
+bool publish(const load_options& options, const run_report& report, const run_stats& stats,
+             nlohmann::json extra) {
+  bool ok = true;
+  std::fputs(format_summary(report, stats).c_str(), stdout);
+  if (options.json_path) {
+    nlohmann::json document = make_report_json(report, stats);
+    for (auto& [key, value] : extra.items()) {
+      document[key] = value;
+    }
+    if (const std::optional<std::string> error = write_report_file(*options.json_path, document)) {
+      std::fprintf(stderr, "tally-load: %s\n", error->c_str());
+      ok = false;
+    } else {
+      std::printf("report: %s\n", options.json_path->c_str());
+    }
+  }
+  if (options.plots_directory) {
+    const std::string title = report.configuration.target + " " +
+                              std::string{to_string(report.configuration.workload.distribution)} +
+                              " N=" + std::to_string(report.configuration.workload.accounts) +
+                              " C=" + std::to_string(report.configuration.workload.clients) +
+                              " T=" + std::to_string(report.configuration.workload.commands);
+    const parse_result<std::vector<std::string>> written =
+        write_plots(*options.plots_directory, stats, title);
+    if (!written) {
+      std::fprintf(stderr, "tally-load: %s\n", written.error().c_str());
+      ok = false;
+    } else {
+      for (const std::string& path : written.value()) {
+        std::printf("plot: %s\n", path.c_str());
+      }
+    }
+  }
+  std::fflush(stdout);
+  return ok;
+}
+
+// One baseline run for --vs: its throughput, or an error.
+parse_result<double> run_baseline_once(caf::actor_system& system, const load_options& options,
+                                       const std::vector<std::vector<workload_command>>& lists) {
+  if (options.versus == baseline_kind::caf_raw) {
+    const closed_loop_result raw = run_caf_raw(system, lists, options.workload.accounts);
+    return parse_result<double>::success(raw.commands_per_second());
+  }
+  fsync_baseline_config fsync = options.fsync;
+  fsync.directory = *options.data_dir;
+  fsync.duration_per_batch_size_s = fsync_pair_duration_per_batch_size_s;
+  const parse_result<std::vector<fsync_baseline_result>> results = run_fsync_baseline(fsync);
+  if (!results) {
+    return parse_result<double>::failure("fsync-raw: " + results.error());
+  }
+  double best = 0.0;
+  for (const fsync_baseline_result& result : results.value()) {
+    best = std::max(best, result.events_per_s);
+  }
+  return parse_result<double>::success(best);
+}
+
+int run_embedded_target(const load_options& options) {
+  if (options.workload.mix.percent[index_of(operation::transfer)] > 0) {
+    std::fprintf(stderr, "tally-load: the bank has no transfers; use a --mix without transfer\n");
+    return exit_usage;
+  }
+  if (options.data_dir) {
+    if (const auto problem = check_data_directory(*options.data_dir, options.reuse_data_dir)) {
+      std::fprintf(stderr, "tally-load: %s\n", problem->c_str());
+      return exit_usage;
+    }
+  }
+  caf::actor_system_config system_config;
+  tally::runtime::configure_private(system_config);
+  caf::actor_system system{system_config};
+  // Generated before anything is timed, once for every run of this invocation.
+  const std::vector<std::vector<workload_command>> lists = generate_workload(options.workload);
+  const std::string journal =
+      options.data_dir ? "durable (" + *options.data_dir + ")" : std::string{"memory"};
+  run_report report = make_report(options, "embedded", journal);
+  nlohmann::json extra = nlohmann::json::object();
+
+  std::optional<audited_run> last;
+  std::vector<std::string> failures;
+  if (!options.versus) {
+    parse_result<audited_run> run = run_embedded_once(system, options, lists, options.data_dir);
+    if (!run) {
+      std::fprintf(stderr, "tally-load: %s\n", run.error().c_str());
+      return exit_failure;
+    }
+    last = std::move(run).value();
+    failures = last->failures;
+  } else {
+    if (options.data_dir) {
+      std::error_code error;
+      std::filesystem::create_directories(*options.data_dir, error);
+      if (error) {
+        std::fprintf(stderr, "tally-load: cannot create %s: %s\n", options.data_dir->c_str(),
+                     error.message().c_str());
+        return exit_failure;
+      }
+    }
+    const std::string kind{to_string(*options.versus)};
+    std::vector<double> tally_rates;
+    std::vector<double> baseline_rates;
+    std::vector<double> ratios;
+    nlohmann::json pairs = nlohmann::json::array();
+    for (std::uint32_t pair = 1; pair <= options.pairs; ++pair) {
+      const parse_result<double> baseline = run_baseline_once(system, options, lists);
+      if (!baseline) {
+        std::fprintf(stderr, "tally-load: %s\n", baseline.error().c_str());
+        return exit_failure;
+      }
+      std::optional<std::string> directory;
+      if (options.data_dir) {
+        directory = *options.data_dir + "/run-" + std::to_string(pair);
+      }
+      parse_result<audited_run> run = run_embedded_once(system, options, lists, directory);
+      if (!run) {
+        std::fprintf(stderr, "tally-load: %s\n", run.error().c_str());
+        return exit_failure;
+      }
+      last = std::move(run).value();
+      for (const std::string& failure : last->failures) {
+        failures.push_back("run " + std::to_string(pair) + ": " + failure);
+      }
+      const double tally_rate = last->run.commands_per_second();
+      const double ratio = baseline.value() > 0.0 ? tally_rate / baseline.value() : 0.0;
+      tally_rates.push_back(tally_rate);
+      baseline_rates.push_back(baseline.value());
+      ratios.push_back(ratio);
+      pairs.push_back({{"baseline_per_s", baseline.value()},
+                       {"throughput_cmd_per_s", tally_rate},
+                       {"ratio", ratio},
+                       {"invariants_ok", last->failures.empty()}});
+      std::printf("pair %u: %s %.0f /s, tally %.0f cmd/s, ratio %.3f%s\n", pair, kind.c_str(),
+                  baseline.value(), tally_rate, ratio,
+                  last->failures.empty() ? "" : " (invariants FAILED)");
+      std::fflush(stdout);
+    }
+    report.baseline_kind = kind;
+    report.baseline_per_s = median(baseline_rates);
+    report.ratio_median = median(ratios);
+    extra["pairs"] = std::move(pairs);
+    extra["throughput_cmd_per_s_median"] = median(tally_rates);
+  }
+  report.elapsed_ns = last->run.elapsed_ns;
+  report.invariants_ok = failures.empty();
+  report.invariant_failures = failures;
+  extra["dropped_sends"] = last->run.stats.dropped_sends();
+  extra["audit"] = {{"head_position", last->audit.head},
+                    {"accounts_checked", last->audit.accounts_checked},
+                    {"elapsed_s", last->audit.elapsed_s}};
+  const bool published = publish(options, report, last->run.stats, std::move(extra));
+  if (!report.invariants_ok || !published) {
+    return exit_failure;
+  }
+  return exit_success;
+}
+
+int run_caf_raw_baseline(const load_options& options) {
+  if (options.workload.mix.percent[index_of(operation::transfer)] > 0) {
+    std::fprintf(stderr, "tally-load: caf-raw has no transfers; use a --mix without transfer\n");
+    return exit_usage;
+  }
+  caf::actor_system_config system_config;
+  tally::runtime::configure_private(system_config);
+  caf::actor_system system{system_config};
+  const std::vector<std::vector<workload_command>> lists = generate_workload(options.workload);
+  closed_loop_result raw;
+  {
+    progress_monitor progress{options.progress, options.workload.commands};
+    const run_controls controls = progress.controls(std::nullopt);
+    progress.start();
+    raw = run_caf_raw(system, lists, options.workload.accounts, controls);
+  }
+  run_report report = make_report(options, "caf-raw", "none");
+  report.elapsed_ns = raw.elapsed_ns;
+  // Bare actors keep no log and no read model: the only view is the clients' tally.
+  report.invariants_ok = true;
+  nlohmann::json extra = {{"audit", {{"performed", false}}}};
+  return publish(options, report, raw.stats, std::move(extra)) ? exit_success : exit_failure;
+}
+
+// Opening accounts over HTTP uses at most this many connections at once.
+constexpr std::uint64_t http_open_connections_max = 64;
+
+int run_http_target(const load_options& options) {
+  if (options.workload.mix.percent[index_of(operation::transfer)] > 0) {
+    std::fprintf(stderr, "tally-load: the bank has no transfers; use a --mix without transfer\n");
+    return exit_usage;
+  }
+  if (options.versus) {
+    std::fprintf(stderr, "tally-load: --vs runs only with --target embedded (the baselines "
+                         "run in process)\n");
+    return exit_usage;
+  }
+  http_target target;
+  target.host = options.http_host;
+  target.port = options.http_port;
+  if (options.token_file) {
+    const parse_result<std::string> token = read_token_file(*options.token_file);
+    if (!token) {
+      std::fprintf(stderr, "tally-load: %s\n", token.error().c_str());
+      return exit_usage;
+    }
+    target.token = token.value();
+  }
+  if (const parse_result<std::uint64_t> probed = probe_http_target(target); !probed) {
+    std::fprintf(stderr, "tally-load: target %s: %s\n", options.target.c_str(),
+                 probed.error().c_str());
+    return exit_failure;
+  }
+  const std::vector<std::vector<workload_command>> lists = generate_workload(options.workload);
+  const std::uint64_t accounts = options.workload.accounts;
+  if (const auto problem = http_open_accounts(
+          target, accounts, std::min(options.workload.clients, http_open_connections_max))) {
+    std::fprintf(stderr, "tally-load: target %s: %s\n", options.target.c_str(), problem->c_str());
+    return exit_failure;
+  }
+  http_audit_source source{target};
+  audit_expectations expected;
+  expected.account_names = account_names(accounts);
+  auto baseline = take_audit_baseline(source, expected.account_names);
+  if (!baseline) {
+    std::fprintf(stderr, "tally-load: reading the accounts before the run failed: %s\n",
+                 baseline.error().to_string().c_str());
+    return exit_failure;
+  }
+  expected.baseline = std::move(*baseline);
+  closed_loop_result run;
+  {
+    progress_monitor progress{options.progress, options.workload.commands};
+    const run_controls controls = progress.controls(options.duration_s);
+    progress.start();
+    run = run_http(target, lists, accounts, options.rate_per_s, controls);
+  }
+  expected.client_tally = run.client_tally;
+  expected.accepted_writes = run.accepted_writes;
+  const audit_result audit = audit_invariants(source, expected);
+  run_report report = make_report(options, options.target, "remote");
+  report.elapsed_ns = run.elapsed_ns;
+  report.invariants_ok = audit.ok();
+  report.invariant_failures = audit.failures;
+  nlohmann::json extra = nlohmann::json::object();
+  extra["dropped_sends"] = run.stats.dropped_sends();
+  extra["audit"] = {{"head_position", audit.head},
+                    {"accounts_checked", audit.accounts_checked},
+                    {"elapsed_s", audit.elapsed_s}};
+  const bool published = publish(options, report, run.stats, std::move(extra));
+  if (run.stats.failed_total() > 0 && run.stats.failed_total() == run.stats.completed_total()) {
+    std::fprintf(stderr, "tally-load: every command failed: target %s unreachable?\n",
+                 options.target.c_str());
+    return exit_failure;
+  }
+  return audit.ok() && published ? exit_success : exit_failure;
+}
+
 int run_target(const load_options& options) {
-  // The embedded runtime and the HTTP client are wired in separately.
-  std::fprintf(stderr, "tally-load: target not yet wired: %s\n", options.target.c_str());
-  return exit_usage;
+  if (options.is_embedded()) {
+    return run_embedded_target(options);
+  }
+  return run_http_target(options);
 }
 
 }  // namespace
@@ -81,6 +546,8 @@ int main(int argc, char** argv) {
       return run_compare(options.value());
     case load_command::fsync_baseline:
       return run_fsync_raw(options.value());
+    case load_command::caf_baseline:
+      return run_caf_raw_baseline(options.value());
     case load_command::run:
       return run_target(options.value());
   }

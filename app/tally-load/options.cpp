@@ -19,6 +19,7 @@ enum command_bits : unsigned {
   for_digest = 1u << 1,
   for_compare = 1u << 2,
   for_fsync = 1u << 3,
+  for_caf_raw = 1u << 4,
 };
 
 struct flag_spec {
@@ -36,19 +37,21 @@ constexpr flag_spec flag_specs[] = {
     {"--help", false, 0},
     {"--data-dir", true, for_run | for_fsync},
     {"--token-file", true, for_run},
-    {"--accounts", true, for_run | for_digest},
-    {"--clients", true, for_run | for_digest},
-    {"--commands", true, for_run | for_digest},
-    {"--seed", true, for_run | for_digest},
-    {"--dist", true, for_run | for_digest},
-    {"--mix", true, for_run | for_digest},
+    {"--reuse-data-dir", false, for_run},
+    {"--accounts", true, for_run | for_digest | for_caf_raw},
+    {"--clients", true, for_run | for_digest | for_caf_raw},
+    {"--commands", true, for_run | for_digest | for_caf_raw},
+    {"--seed", true, for_run | for_digest | for_caf_raw},
+    {"--dist", true, for_run | for_digest | for_caf_raw},
+    {"--mix", true, for_run | for_digest | for_caf_raw},
     {"--rate", true, for_run},
     {"--duration", true, for_run | for_fsync},
-    {"--json", true, for_run},
-    {"--plots", true, for_run},
+    {"--json", true, for_run | for_caf_raw},
+    {"--plots", true, for_run | for_caf_raw},
     {"--vs", true, for_run},
     {"--pairs", true, for_run},
-    {"--no-progress", false, for_run},
+    {"--no-progress", false, for_run | for_caf_raw},
+    {"--in-flight", true, for_run},
     {"--batch-sizes", true, for_fsync},
     {"--record-bytes", true, for_fsync},
     {"--file", true, for_fsync},
@@ -68,6 +71,7 @@ const char* command_name(unsigned bit) {
     case for_run: return "--target";
     case for_digest: return "--digest";
     case for_compare: return "--compare";
+    case for_caf_raw: return "baseline caf-raw";
     default: return "baseline fsync-raw";
   }
 }
@@ -259,6 +263,18 @@ std::optional<std::string> apply_flag(const std::string& flag, const std::string
     options.progress = progress_mode::off;
     return std::nullopt;
   }
+  if (flag == "--reuse-data-dir") {
+    options.reuse_data_dir = true;
+    return std::nullopt;
+  }
+  if (flag == "--in-flight") {
+    const parse_result<std::uint64_t> limit = parse_unsigned(flag, value, 1, in_flight_per_client_max);
+    if (!limit) {
+      return limit.error();
+    }
+    options.in_flight_per_client = limit.value();
+    return std::nullopt;
+  }
   if (flag == "--batch-sizes") {
     parse_result<std::vector<std::uint32_t>> sizes = parse_batch_sizes(value);
     if (!sizes) {
@@ -368,21 +384,21 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
       return options_result::failure("unexpected argument '" + positional[0] + "' (try --help)");
     }
     if (positional.size() < 2) {
-      return options_result::failure("baseline needs a kind: baseline fsync-raw");
+      return options_result::failure("baseline needs a kind: baseline caf-raw or baseline fsync-raw");
     }
-    if (positional[1] != "fsync-raw") {
-      return options_result::failure(
-          "unknown baseline '" + positional[1] +
-          "' (only fsync-raw runs standalone; caf-raw runs with --target ... --vs caf-raw)");
+    if (positional[1] != "fsync-raw" && positional[1] != "caf-raw") {
+      return options_result::failure("unknown baseline '" + positional[1] +
+                                     "' (expected caf-raw or fsync-raw)");
     }
     if (positional.size() > 2) {
       return options_result::failure("unexpected argument '" + positional[2] + "'");
     }
-    commands.push_back(for_fsync);
+    commands.push_back(positional[1] == "caf-raw" ? for_caf_raw : for_fsync);
   }
   if (commands.empty()) {
     return options_result::failure(
-        "no command given: use --target, --digest, --compare or baseline fsync-raw (try --help)");
+        "no command given: use --target, --digest, --compare or baseline caf-raw|fsync-raw "
+        "(try --help)");
   }
   if (commands.size() > 1) {
     return options_result::failure(std::string{"conflicting commands "} + command_name(commands[0]) +
@@ -392,6 +408,7 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
   options.command = command == for_run      ? load_command::run
                     : command == for_digest  ? load_command::digest
                     : command == for_compare ? load_command::compare
+                    : command == for_caf_raw ? load_command::caf_baseline
                                              : load_command::fsync_baseline;
 
   std::set<std::string> seen;
@@ -427,6 +444,19 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
     if (seen.count("--pairs") > 0 && !options.versus) {
       return options_result::failure("--pairs is only valid with --vs");
     }
+    if (options.versus == baseline_kind::fsync_raw && !options.data_dir) {
+      return options_result::failure("--vs fsync-raw needs --data-dir DIR (the disk it measures)");
+    }
+    if (options.reuse_data_dir && options.versus) {
+      return options_result::failure("--reuse-data-dir is not valid with --vs (each run needs a "
+                                     "fresh journal)");
+    }
+    if (options.reuse_data_dir && !options.data_dir) {
+      return options_result::failure("--reuse-data-dir needs --data-dir DIR");
+    }
+    if (seen.count("--in-flight") > 0 && !options.rate_per_s) {
+      return options_result::failure("--in-flight is only valid with --rate (open loop)");
+    }
   }
   if (options.command == load_command::fsync_baseline) {
     if (!options.data_dir) {
@@ -436,7 +466,8 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
       return options_result::failure(*error);
     }
   }
-  if (options.command == load_command::run || options.command == load_command::digest) {
+  if (options.command == load_command::run || options.command == load_command::digest ||
+      options.command == load_command::caf_baseline) {
     if (const std::optional<std::string> error = validate(options.workload)) {
       return options_result::failure(*error);
     }
@@ -449,27 +480,45 @@ std::string usage_text() {
 (docs: shared/workload.md). Every flag takes its value as "--flag VALUE" or "--flag=VALUE".
 
 Usage:
-  tally-load --target embedded [--data-dir DIR]      embedded runtime; in-memory journal,
+  tally-load --target embedded [--data-dir DIR [--reuse-data-dir]]
+                                                     embedded runtime; in-memory journal,
                                                      or durable journal in DIR
   tally-load --target http://HOST:PORT [--token-file F]
              [--accounts N] [--clients C] [--commands T] [--seed S] [--dist uniform|zipf]
-             [--rate R] [--duration SECONDS] [--mix deposit=45,withdraw=45,balance=10]
+             [--rate R [--in-flight N]] [--duration SECONDS]
+             [--mix deposit=45,withdraw=45,balance=10]
              [--json FILE] [--plots DIR] [--vs caf-raw|fsync-raw] [--pairs K] [--no-progress]
   tally-load --digest [--dist D] [--commands T] [--accounts N] [--clients C] [--seed S] [--mix M]
   tally-load --compare A.json B.json
+  tally-load baseline caf-raw [--accounts N] [--clients C] [--commands T] [--seed S] [--dist D]
+             [--json FILE] [--plots DIR] [--no-progress]
   tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096] [--record-bytes 150]
              [--duration SECONDS_PER_BATCH_SIZE] [--file appended|preallocated]
   tally-load --help
 
 Workload (defaults): --accounts 10000 --clients 64 --commands 1000000 --seed 42 --dist uniform
-  --mix deposit=45,withdraw=45,balance=10 (percents summing to 100; transfer=P adds transfers)
+  --mix deposit=45,withdraw=45,balance=10 (percents summing to 100; transfer=P adds transfers,
+  which the bank targets do not support)
 Run options:
+  --data-dir DIR    embedded durable journal (replies after the sync). DIR must be missing or
+                    empty, so that the audit can check every event; --reuse-data-dir accepts a
+                    directory that holds a journal already (the audit then starts from the
+                    balances found there). The accounts are opened before timing starts.
   --rate R          open loop: R commands/s in total, latency from the intended send time
-  --duration S      stop after S seconds even if commands remain
+  --in-flight N     open loop: commands one client may have without reply (1024); commands
+                    due beyond that are not sent and reported as dropped sends
+  --duration S      stop sending after S seconds even if commands remain (reported as dropped)
   --json FILE       write the JSON report      --plots DIR   write SVG plots
-  --vs K            alternate runs with the caf-raw or fsync-raw baseline, --pairs K >= 5 (5)
+  --vs K            alternate runs with the caf-raw or fsync-raw baseline (A B A B ...),
+                    --pairs K >= 5 (5); prints the median ratio. Every Tally run starts a fresh
+                    runtime (with --data-dir: in DIR/run-<k>) and is audited. fsync-raw needs
+                    --data-dir and measures batch sizes 1,16,256,4096 for 0.5 s each; its
+                    figure is the best events/s.
   --no-progress     no live progress line (it is shown only on a terminal anyway)
-Exit status: 0 success, 1 invariant failure or run error, 2 usage error.
+After every run the invariants are audited (shared/workload.md): balances agree in every view,
+events == accepted commands with contiguous positions and versions, no balance below zero, and
+for a durable journal a cold checksum-verified read agrees.
+Exit status: 0 success, 1 invariant failure, unreachable target or run error, 2 usage error.
 )";
 }
 

@@ -1,12 +1,15 @@
 // Command-line interface of tally-load. A small, strict parser: every flag is known,
 // every value is checked, and each error names the flag and the value that was wrong.
 //
-//   tally-load --target embedded [--data-dir DIR] | --target http://HOST:PORT [--token-file F]
+//   tally-load --target embedded [--data-dir DIR [--reuse-data-dir]]
+//              | --target http://HOST:PORT [--token-file F]
 //              [--accounts N] [--clients C] [--commands T] [--seed S] [--dist uniform|zipf]
 //              [--rate R] [--duration SECONDS] [--mix deposit=45,withdraw=45,balance=10]
 //              [--json FILE] [--plots DIR] [--vs caf-raw|fsync-raw] [--pairs K] [--no-progress]
+//              [--in-flight N]
 //   tally-load --digest [--dist D] [--commands T] [--accounts N] [--clients C] [--seed S] [--mix M]
 //   tally-load --compare A.json B.json
+//   tally-load baseline caf-raw [workload flags] [--json FILE] [--plots DIR] [--no-progress]
 //   tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096]
 //              [--record-bytes 150] [--duration SECONDS] [--file appended|preallocated]
 //   tally-load --help
@@ -31,6 +34,7 @@ enum class load_command : std::uint8_t {
   digest,          ///< --digest: print the workload fingerprint
   compare,         ///< --compare A B: compare two JSON reports
   fsync_baseline,  ///< baseline fsync-raw: measure the disk ceiling
+  caf_baseline,    ///< baseline caf-raw: the workload against bare CAF actors
 };
 
 /// What a run is compared against with --vs.
@@ -46,6 +50,8 @@ enum class progress_mode : std::uint8_t { automatic, off };
 inline constexpr std::uint32_t pairs_min = 5;
 inline constexpr std::uint32_t pairs_max = 1000;
 inline constexpr double duration_s_max = 24.0 * 3600.0;
+inline constexpr std::uint64_t in_flight_per_client_max = 1'000'000;
+inline constexpr std::uint64_t in_flight_per_client_default = 1024;
 
 /// The parsed command line. Only the fields of `command` are meaningful.
 struct load_options {
@@ -56,6 +62,7 @@ struct load_options {
   std::string http_host;              ///< from an http target
   std::uint16_t http_port = 0;        ///< from an http target
   std::optional<std::string> data_dir;    ///< embedded: durable journal directory
+  bool reuse_data_dir = false;            ///< --reuse-data-dir: a non-empty data_dir is fine
   std::optional<std::string> token_file;  ///< http: bearer token file
   std::optional<double> rate_per_s;       ///< open loop when set
   std::optional<double> duration_s;       ///< stop after this long even if commands remain
@@ -64,6 +71,8 @@ struct load_options {
   std::optional<baseline_kind> versus;    ///< --vs
   std::uint32_t pairs = pairs_min;        ///< --pairs, alternating Tally/baseline runs
   progress_mode progress = progress_mode::automatic;
+  /// Open loop: commands one client may have without reply (--in-flight).
+  std::uint64_t in_flight_per_client = in_flight_per_client_default;
 
   // run and digest
   workload_parameters workload;

@@ -110,7 +110,7 @@ TEST(options, dist_mix_and_baseline_values_are_checked) {
   expect_error({"--target", "embedded", "--pairs", "6"}, {"--pairs", "--vs"});
   expect_error({"--target", "embedded", "--accounts", "1", "--mix", "deposit=50,transfer=50"},
                {"transfers", "2 accounts"});
-  const auto with_vs = parse({"--target", "embedded", "--vs", "fsync-raw"});
+  const auto with_vs = parse({"--target", "embedded", "--data-dir", "d", "--vs", "fsync-raw"});
   ASSERT_TRUE(with_vs.ok());
   EXPECT_EQ(with_vs.value().pairs, 5u);
 }
@@ -156,9 +156,40 @@ TEST(options, fsync_baseline) {
                {"--batch-sizes"});
   expect_error({"baseline", "fsync-raw", "--data-dir", directory, "--batch-sizes", "0"},
                {"--batch-sizes", "'0'"});
-  expect_error({"baseline", "caf-raw"}, {"caf-raw"});
+  expect_error({"baseline", "disk-raw"}, {"disk-raw"});
   expect_error({"baseline"}, {"fsync-raw"});
   expect_error({"baseline", "fsync-raw", "--data-dir", directory, "--rate", "5"}, {"--rate"});
+}
+
+TEST(options, caf_raw_baseline_takes_the_workload_flags) {
+  const auto result = parse({"baseline", "caf-raw", "--accounts", "50", "--clients", "3",
+                             "--commands", "900", "--dist", "zipf", "--json", "raw.json"});
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.value().command, load_command::caf_baseline);
+  EXPECT_EQ(result.value().workload.accounts, 50u);
+  EXPECT_EQ(result.value().workload.clients, 3u);
+  EXPECT_EQ(result.value().workload.commands, 900u);
+  EXPECT_EQ(*result.value().json_path, "raw.json");
+  expect_error({"baseline", "caf-raw", "--rate", "5"}, {"--rate", "baseline caf-raw"});
+  expect_error({"baseline", "caf-raw", "--target", "embedded"}, {"conflicting"});
+}
+
+TEST(options, data_directory_reuse_and_in_flight_rules) {
+  const auto reuse = parse({"--target", "embedded", "--data-dir", "d", "--reuse-data-dir"});
+  ASSERT_TRUE(reuse.ok()) << reuse.error();
+  EXPECT_TRUE(reuse.value().reuse_data_dir);
+  EXPECT_FALSE(parse({"--target", "embedded", "--data-dir", "d"}).value().reuse_data_dir);
+  expect_error({"--target", "embedded", "--reuse-data-dir"}, {"--reuse-data-dir", "--data-dir"});
+  expect_error({"--target", "embedded", "--data-dir", "d", "--reuse-data-dir", "--vs", "caf-raw"},
+               {"--reuse-data-dir", "--vs"});
+  expect_error({"--target", "embedded", "--vs", "fsync-raw"}, {"fsync-raw", "--data-dir"});
+  const auto open = parse({"--target", "embedded", "--rate", "100", "--in-flight", "8"});
+  ASSERT_TRUE(open.ok()) << open.error();
+  EXPECT_EQ(open.value().in_flight_per_client, 8u);
+  EXPECT_EQ(parse({"--target", "embedded"}).value().in_flight_per_client,
+            in_flight_per_client_default);
+  expect_error({"--target", "embedded", "--in-flight", "8"}, {"--in-flight", "--rate"});
+  expect_error({"--target", "embedded", "--rate", "100", "--in-flight", "0"}, {"--in-flight"});
 }
 
 TEST(options, help_wins_over_everything_else) {
