@@ -13,15 +13,18 @@ namespace tally::store {
 //   LOCK                              flock'ed while a journal has the directory open
 //   segment-<20-digit first position>.log
 //   snapshots/<name>.snapshot         latest snapshot per stream
+//   index.checkpoint                  the indexes as of some position (optional)
 inline constexpr std::string_view lock_file_name = "LOCK";
 inline constexpr std::string_view segment_file_prefix = "segment-";
 inline constexpr std::string_view segment_file_suffix = ".log";
 inline constexpr std::size_t segment_file_position_digits = 20;  // UINT64_MAX has 20
 inline constexpr std::string_view snapshot_directory_name = "snapshots";
 inline constexpr std::string_view snapshot_file_suffix = ".snapshot";
+inline constexpr std::string_view checkpoint_file_name = "index.checkpoint";
 
-/// Recovery and verify read a segment whole; a file larger than this is refused
-/// rather than exhausting memory (a segment is segment_bytes_max plus one batch).
+/// Recovery reads segments in chunks, verify reads them whole; a file larger than this
+/// is refused rather than exhausting memory (a segment is segment_bytes_max plus one
+/// batch). Record offsets are kept in 32 bits, which this bound guarantees.
 inline constexpr std::uint64_t segment_file_bytes_max = 2ULL * 1024 * 1024 * 1024;
 
 /// "segment-00000000000000000001.log" for first position 1.

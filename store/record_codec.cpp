@@ -34,21 +34,30 @@ void put_id(std::string& out, const command_id& id) {
   put_u64(out, id.low);
 }
 
-std::uint64_t get_unsigned(const char* bytes, int count) noexcept {
-  std::uint64_t value = 0;
-  for (int i = count - 1; i >= 0; --i)
-    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+// Little-endian loads. On a little-endian host they are a single unaligned load
+// (recovery decodes every record, so this is on the hot path); elsewhere byte by byte.
+template <class T>
+T get_unsigned(const char* bytes) noexcept {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  T value;
+  std::memcpy(&value, bytes, sizeof value);
   return value;
+#else
+  std::uint64_t value = 0;
+  for (int i = static_cast<int>(sizeof(T)) - 1; i >= 0; --i)
+    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return static_cast<T>(value);
+#endif
 }
 
 std::uint16_t get_u16(const char* bytes) noexcept {
-  return static_cast<std::uint16_t>(get_unsigned(bytes, 2));
+  return get_unsigned<std::uint16_t>(bytes);
 }
 std::uint32_t get_u32(const char* bytes) noexcept {
-  return static_cast<std::uint32_t>(get_unsigned(bytes, 4));
+  return get_unsigned<std::uint32_t>(bytes);
 }
 std::uint64_t get_u64(const char* bytes) noexcept {
-  return get_unsigned(bytes, 8);
+  return get_unsigned<std::uint64_t>(bytes);
 }
 
 // Writes `value` over the 4 bytes at `offset` of `out` (used to fill in CRCs).

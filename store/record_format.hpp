@@ -73,4 +73,21 @@ inline constexpr std::size_t snapshot_state_bytes_max = 64ULL * 1024 * 1024;
 static_assert(snapshot_body_fixed_bytes + record_stream_id_bytes_max + snapshot_state_bytes_max
               <= UINT32_MAX);
 
+// ---- index checkpoint file (index.checkpoint) -------------------------------------------
+// Header (64): magic (8) | checkpoint format version (4) | flags, zero (4) | head (8) |
+// segments (8) | streams (8) | command table capacity (8) | commands (8) | masked crc32c
+// of the body (4) | masked crc32c of the 60 header bytes before it (4).
+// Body: per segment {first position (8), end offset (8), records (8), CRC field of its
+// last record (4), zero (4)}; per segment its record offsets (4 each); per stream {id
+// bytes (2), id, events (8), positions (8 each)}; the command table's slots (40 each:
+// id high (8), id low (8), command hash (8), first position (8), events (4), stream
+// number (4); all zero when empty). The slot of a command depends on
+// command_table::hash(): changing that hash requires a new checkpoint version.
+inline constexpr std::uint64_t checkpoint_magic = 0x584449594C4C4154ULL;  // "TALLYIDX" (LE)
+inline constexpr std::uint32_t checkpoint_format_version = 1;
+inline constexpr std::size_t checkpoint_header_bytes = 64;
+inline constexpr std::size_t checkpoint_header_crc_offset = 60;
+inline constexpr std::size_t checkpoint_segment_bytes = 32;
+inline constexpr std::size_t checkpoint_command_bytes = 40;
+
 }  // namespace tally::store

@@ -1,5 +1,6 @@
 #include "store/segment_scanner.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace tally::store {
@@ -29,19 +30,147 @@ bool valid_record_at_or_after(std::string_view bytes, std::uint64_t from) {
   return false;
 }
 
-segment_scan scan_segment(std::string_view bytes, std::uint64_t expected_first_position,
-                          const batch_visitor& visit) {
+namespace {
+
+std::uint32_t load_u32(const char* bytes) noexcept {
+  std::uint32_t value = 0;
+  for (int i = 3; i >= 0; --i)
+    value = (value << 8) | static_cast<unsigned char>(bytes[i]);
+  return value;
+}
+
+// The bytes of one segment: either all of them in memory, or a window that slides
+// over the file, reading it in large chunks.
+class segment_window {
+public:
+  explicit segment_window(std::string_view whole)
+    : whole_(whole), data_(whole.data()), length_(whole.size()), end_(whole.size()) {}
+
+  segment_window(const file& handle, std::uint64_t file_bytes, std::string& buffer,
+                 std::size_t chunk_bytes)
+    : handle_(&handle), buffer_(&buffer),
+      // No larger than the file: small segments (tests) do not cost a 4 MiB buffer.
+      chunk_bytes_(static_cast<std::size_t>(
+        std::clamp<std::uint64_t>(file_bytes, 64, std::max<std::size_t>(chunk_bytes, 64)))),
+      data_(buffer.data()), end_(file_bytes) {}
+
+  /// Size of the segment (shrinks if the file turns out shorter than announced).
+  std::uint64_t end() const noexcept { return end_; }
+
+  /// Bytes from `offset` (>= the window start) to the end of the window.
+  std::string_view from(std::uint64_t offset) const noexcept {
+    return {data_ + (offset - start_), static_cast<std::size_t>(start_ + length_ - offset)};
+  }
+
+  /// Makes [keep_from, to) available, `to` clipped to end(); bytes before keep_from may
+  /// be dropped. Sets `moved` when the window's bytes moved in memory (views into it
+  /// must be rebuilt).
+  status ensure(std::uint64_t keep_from, std::uint64_t to, bool& moved) {
+    moved = false;
+    to = std::min(to, end_);
+    if (to <= start_ + length_ || handle_ == nullptr)
+      return status::ok();
+    std::size_t keep = keep_from >= start_ + length_
+                         ? 0
+                         : static_cast<std::size_t>(start_ + length_ - keep_from);
+    std::size_t need = static_cast<std::size_t>(to - keep_from);
+    std::string& buffer = *buffer_;
+    if (buffer.size() < std::max(need, chunk_bytes_)) {
+      // Grow geometrically, so a batch larger than a chunk costs O(batch) copies.
+      std::string larger(std::max({need, chunk_bytes_, 2 * buffer.size()}), '\0');
+      if (keep > 0)
+        std::memcpy(larger.data(), data_ + (keep_from - start_), keep);
+      buffer.swap(larger);
+    } else if (keep > 0 && keep_from != start_) {
+      std::memmove(buffer.data(), data_ + (keep_from - start_), keep);
+    }
+    moved = data_ != buffer.data() || keep_from != start_;
+    data_ = buffer.data();
+    start_ = keep_from;
+    length_ = keep;
+    // Fill the whole buffer: one large read instead of one per record.
+    std::size_t want = static_cast<std::size_t>(
+      std::min<std::uint64_t>(buffer.size() - length_, end_ - (start_ + length_)));
+    while (want > 0) {
+      auto read = handle_->read_at(start_ + length_, buffer.data() + length_, want);
+      if (!read)
+        return read.error();
+      length_ += *read;
+      if (*read == 0) {
+        end_ = start_ + length_;  // the file is shorter than announced
+        break;
+      }
+      want -= *read;
+    }
+    return status::ok();
+  }
+
+  /// True when a record with a valid CRC starts at or after `offset` (the rare search
+  /// after a problem: reads the rest of the file at once).
+  result<bool> valid_record_from(std::uint64_t offset) {
+    if (handle_ == nullptr)
+      return valid_record_at_or_after(whole_, offset);
+    if (offset >= end_)
+      return false;
+    std::string rest(static_cast<std::size_t>(end_ - offset), '\0');
+    auto read = handle_->read_at(offset, rest.data(), rest.size());
+    if (!read)
+      return read.error();
+    rest.resize(*read);
+    return valid_record_at_or_after(rest, 0);
+  }
+
+private:
+  const file* handle_ = nullptr;
+  std::string* buffer_ = nullptr;
+  std::size_t chunk_bytes_ = 0;
+  std::string_view whole_;
+  const char* data_ = nullptr;
+  std::uint64_t start_ = 0;   // file offset of data_[0]
+  std::size_t length_ = 0;    // valid bytes at data_
+  std::uint64_t end_ = 0;     // file size
+};
+
+// The views of a decoded event point into the window; after the window moved they
+// are rebuilt from the record's offset (the variable fields follow the fixed ones).
+void rebase(std::vector<located_record>& batch, const segment_window& window) {
+  for (auto& record : batch) {
+    const char* variable
+      = window.from(record.offset).data() + record_header_bytes + event_body_fixed_bytes;
+    event_view& event = record.event;
+    event.stream_id = {variable, event.stream_id.size()};
+    event.type = {variable + event.stream_id.size(), event.type.size()};
+    event.payload = {variable + event.stream_id.size() + event.type.size(), event.payload.size()};
+  }
+}
+
+result<segment_scan> scan(segment_window& window, std::uint64_t expected_first_position,
+                          const batch_visitor& visit, std::vector<located_record>& batch,
+                          std::uint64_t resume_offset = 0, std::uint64_t resume_position = 0) {
   segment_scan out;
-  auto fail = [&](std::uint64_t problem_offset, std::string reason, bool record_is_valid) {
+  batch.clear();
+  auto fail = [&](std::uint64_t problem_offset, std::string reason,
+                  bool record_is_valid) -> result<segment_scan> {
     out.has_problem = true;
     out.problem_offset = problem_offset;
     out.problem = std::move(reason);
-    out.valid_record_after_problem
-      = record_is_valid || valid_record_at_or_after(bytes, problem_offset + 1);
+    out.file_bytes = window.end();
+    if (record_is_valid) {
+      out.valid_record_after_problem = true;
+    } else {
+      auto found = window.valid_record_from(problem_offset + 1);
+      if (!found)
+        return found.error();
+      out.valid_record_after_problem = *found;
+    }
+    batch.clear();
     return out;
   };
+  bool moved = false;
+  if (auto read = window.ensure(0, segment_header_bytes, moved))
+    return read;
   std::uint64_t first_position = 0;
-  if (const char* header_problem = decode_segment_header(bytes, first_position))
+  if (const char* header_problem = decode_segment_header(window.from(0), first_position))
     return fail(0, header_problem, false);
   out.header_valid = true;
   out.first_position = first_position;
@@ -56,12 +185,35 @@ segment_scan scan_segment(std::string_view bytes, std::uint64_t expected_first_p
                   + (first_position > expected_first_position ? " (positions missing)" : ""),
                 true);
   }
-  std::vector<located_record> batch;
   std::uint64_t offset = segment_header_bytes;
   std::uint64_t expected_position = first_position;
-  while (offset < bytes.size()) {
+  if (resume_offset > segment_header_bytes) {
+    // The records before resume_offset are known (an index checkpoint covers them).
+    offset = resume_offset;
+    expected_position = resume_position;
+    out.valid_bytes = resume_offset;
+    out.next_position = resume_position;
+  }
+  while (offset < window.end()) {
+    // Keep the current batch's bytes in the window: the visitor sees all its records.
+    std::uint64_t keep_from = batch.empty() ? offset : batch.front().offset;
+    if (auto read = window.ensure(keep_from, offset + record_header_bytes, moved))
+      return read;
+    if (moved)
+      rebase(batch, window);
+    std::string_view rest = window.from(offset);
+    if (rest.size() >= record_header_bytes) {
+      std::uint32_t body_bytes = load_u32(rest.data() + record_length_offset);
+      if (body_bytes <= record_body_bytes_max) {
+        if (auto read = window.ensure(keep_from, offset + record_header_bytes + body_bytes, moved))
+          return read;
+        if (moved)
+          rebase(batch, window);
+        rest = window.from(offset);
+      }
+    }
     decoded_record record;
-    if (const char* problem = decode_event_record(bytes.substr(offset), record))
+    if (const char* problem = decode_event_record(rest, record))
       return fail(offset, problem, false);
     if (record.event.position != expected_position)
       return fail(offset,
@@ -79,6 +231,8 @@ segment_scan scan_segment(std::string_view bytes, std::uint64_t expected_first_p
         out.problem_offset = batch.front().offset;
         out.problem = problem;
         out.valid_record_after_problem = true;
+        out.file_bytes = window.end();
+        batch.clear();
         return out;
       }
       out.valid_bytes = offset;
@@ -87,14 +241,37 @@ segment_scan scan_segment(std::string_view bytes, std::uint64_t expected_first_p
       batch.clear();
     }
   }
+  out.file_bytes = window.end();
   if (!batch.empty()) {
     // A batch whose last record never made it to disk: the append was not acknowledged.
     out.has_problem = true;
     out.problem_offset = batch.front().offset;
     out.problem = "incomplete batch (no batch end record)";
     out.valid_record_after_problem = false;
+    batch.clear();
   }
   return out;
+}
+
+}  // namespace
+
+segment_scan scan_segment(std::string_view bytes, std::uint64_t expected_first_position,
+                          const batch_visitor& visit) {
+  segment_window window{bytes};
+  std::vector<located_record> batch;
+  auto scanned = scan(window, expected_first_position, visit, batch);
+  // Nothing is read from a file here, so there is no error to return.
+  return scanned ? std::move(*scanned) : segment_scan{};
+}
+
+result<segment_scan> scan_segment_file(const file& handle, std::uint64_t file_bytes,
+                                       std::uint64_t expected_first_position,
+                                       const batch_visitor& visit, scan_buffers& buffers,
+                                       std::uint64_t resume_offset,
+                                       std::uint64_t resume_position, std::size_t chunk_bytes) {
+  segment_window window{handle, file_bytes, buffers.window, chunk_bytes};
+  return scan(window, expected_first_position, visit, buffers.batch, resume_offset,
+              resume_position);
 }
 
 }  // namespace tally::store

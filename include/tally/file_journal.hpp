@@ -31,6 +31,14 @@ struct file_journal_options {
   /// larger than this. A single batch larger than this gets a segment of its own.
   std::uint64_t segment_bytes_max = segment_bytes_max_default;
   repair_mode repair = repair_mode::refuse;
+  /// Persist the indexes in `index.checkpoint` (docs/log_format.md) at a clean close,
+  /// and at open after a scan of at least `index_checkpoint_segments` segments, so the
+  /// next open loads them and scans only the log after them. With a valid checkpoint,
+  /// open checks the CRCs of the records after it only; the records it covers are
+  /// checked when read (and by verify). A stale, damaged or mismatching checkpoint is
+  /// ignored (a full scan), and removed when it does not match the log.
+  bool index_checkpoint = true;
+  std::uint64_t index_checkpoint_segments = 8;
 };
 
 /// One thing recovery changed on disk.
@@ -48,6 +56,9 @@ struct recovery_report {
   std::uint64_t bytes_scanned = 0;
   std::uint64_t snapshots_loaded = 0;
   std::uint64_t scan_duration_us = 0;  ///< wall time of the segment scan
+  /// Events whose index entries came from the index checkpoint (not scanned; they
+  /// are part of events_recovered). 0 when there was no usable checkpoint.
+  std::uint64_t checkpoint_events = 0;
   /// Truncated tails, removed empty segments, dropped snapshots, repairs.
   std::vector<recovery_action> actions;
   /// True when corruption (not just a torn tail) was repaired by truncation.
@@ -58,7 +69,8 @@ struct recovery_report {
 
 /// Opens (or creates) the file journal in `options.directory`.
 ///
-/// Recovery: checks every record's CRC. A torn or corrupt tail with no valid record
+/// Recovery: checks every record's CRC (with an index checkpoint: every record after
+/// it). A torn or corrupt tail with no valid record
 /// after it is cut back to the longest valid prefix of whole batches. Corruption with
 /// valid records after it fails with journal_corrupt (file, offset, reason) unless
 /// `options.repair` is truncate_after_corruption. What was cut is listed in `*report`

@@ -1,0 +1,204 @@
+#include "store/journal_index.hpp"
+
+#include <sys/mman.h>
+
+#include <cstring>
+#include <functional>
+#include <new>
+
+#include "tally/assert.hpp"
+
+namespace tally::store {
+
+namespace {
+
+std::uint64_t mix(std::uint64_t value) noexcept {
+  // splitmix64's finalizer: every input bit affects every output bit.
+  value ^= value >> 30;
+  value *= 0xBF58476D1CE4E5B9ULL;
+  value ^= value >> 27;
+  value *= 0x94D049BB133111EBULL;
+  value ^= value >> 31;
+  return value;
+}
+
+constexpr std::uint64_t slot_number_mask = 0xFFFFFFFFULL;
+
+}  // namespace
+
+// ---- stream_table --------------------------------------------------------------------
+
+std::uint64_t stream_table::hash(std::string_view id) noexcept {
+  return mix(std::hash<std::string_view>{}(id));
+}
+
+std::uint32_t stream_table::find(std::string_view id, std::uint64_t hash) const noexcept {
+  if (slots_.empty())
+    return npos;
+  std::size_t mask = slots_.size() - 1;
+  std::uint64_t tag = hash & ~slot_number_mask;
+  for (std::size_t slot = hash & mask;; slot = (slot + 1) & mask) {
+    std::uint64_t value = slots_[slot];
+    if (value == 0)
+      return npos;
+    if ((value & ~slot_number_mask) == tag) {
+      auto number = static_cast<std::uint32_t>((value & slot_number_mask) - 1);
+      if (streams_[number].id == id)
+        return number;
+    }
+  }
+}
+
+std::uint32_t stream_table::intern(std::string_view id, std::uint64_t hash) {
+  std::uint32_t found = find(id, hash);
+  if (found != npos)
+    return found;
+  TALLY_ASSERT_MSG(streams_.size() < slot_number_mask - 1, "too many streams");
+  if ((streams_.size() + 1) * 2 > slots_.size())
+    grow();
+  auto number = static_cast<std::uint32_t>(streams_.size());
+  stream added;
+  added.id = std::string{id};
+  added.hash = hash;
+  streams_.push_back(std::move(added));
+  std::size_t mask = slots_.size() - 1;
+  std::size_t slot = hash & mask;
+  while (slots_[slot] != 0)
+    slot = (slot + 1) & mask;
+  slots_[slot] = (hash & ~slot_number_mask) | (number + 1ULL);
+  return number;
+}
+
+void stream_table::grow() {
+  // Load factor at most 1/2: slots are 8 bytes, and the streams are few next to events.
+  std::vector<std::uint64_t> larger(slots_.empty() ? 64 : slots_.size() * 2, 0);
+  std::size_t mask = larger.size() - 1;
+  for (std::uint64_t value : slots_) {
+    if (value == 0)
+      continue;
+    std::uint64_t hash = streams_[(value & slot_number_mask) - 1].hash;
+    std::size_t slot = hash & mask;
+    while (larger[slot] != 0)
+      slot = (slot + 1) & mask;
+    larger[slot] = value;
+  }
+  slots_.swap(larger);
+}
+
+// ---- command_table -------------------------------------------------------------------
+
+std::uint64_t command_table::hash(const command_id& id) noexcept {
+  return mix(id.high ^ mix(id.low));
+}
+
+const command_table::entry* command_table::find(const command_id& id, std::uint64_t hash,
+                                                std::size_t* slot_out) const noexcept {
+  if (capacity_ == 0) {
+    if (slot_out != nullptr)
+      *slot_out = 0;
+    return nullptr;
+  }
+  for (std::size_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
+    const entry& candidate = slots_[slot];
+    if (candidate.high == id.high && candidate.low == id.low) {
+      if (slot_out != nullptr)
+        *slot_out = slot;
+      return &candidate;
+    }
+    if (candidate.high == 0 && candidate.low == 0) {
+      if (slot_out != nullptr)
+        *slot_out = slot;
+      return nullptr;
+    }
+  }
+}
+
+command_table::entry& command_table::insert_at(const command_id& id, std::size_t slot) noexcept {
+  TALLY_ASSERT(!id.is_nil() && (size_ + 1) * 4 <= capacity_ * 3);
+  while (slots_[slot].high != 0 || slots_[slot].low != 0)
+    slot = (slot + 1) & mask_;
+  entry& added = slots_[slot];
+  added.high = id.high;
+  added.low = id.low;
+  ++size_;
+  return added;
+}
+
+void command_table::reserve(std::size_t count) {
+  // Load factor at most 3/4 (linear probing over 40-byte entries stays within a few
+  // cache lines per probe sequence).
+  if (count * 4 <= capacity_ * 3)
+    return;
+  std::size_t capacity = capacity_ == 0 ? 64 : capacity_;
+  while (count * 4 > capacity * 3)
+    capacity *= 2;
+  table_memory memory = allocate(capacity);
+  entry* larger = memory.slots;
+  std::size_t mask = capacity - 1;
+  for (std::size_t i = 0; i < capacity_; ++i) {
+    const entry& moving = slots_[i];
+    if (moving.high == 0 && moving.low == 0)
+      continue;
+    std::size_t slot = hash(command_id{moving.high, moving.low}) & mask;
+    while (larger[slot].high != 0 || larger[slot].low != 0)
+      slot = (slot + 1) & mask;
+    larger[slot] = moving;
+  }
+  release(memory_);
+  memory_ = memory;
+  slots_ = larger;
+  capacity_ = capacity;
+  mask_ = mask;
+}
+
+command_table::entry* command_table::assign_raw(std::size_t capacity, std::size_t size) {
+  if (capacity < 64 || (capacity & (capacity - 1)) != 0 || size * 4 > capacity * 3
+      || capacity > (SIZE_MAX / sizeof(entry)))
+    return nullptr;
+  table_memory memory = allocate(capacity);
+  release(memory_);
+  memory_ = memory;
+  slots_ = memory.slots;
+  capacity_ = capacity;
+  mask_ = capacity - 1;
+  size_ = size;
+  return slots_;
+}
+
+command_table::table_memory command_table::allocate(std::size_t capacity) {
+  table_memory out;
+  out.bytes = capacity * sizeof(entry);
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  constexpr std::size_t mapped_bytes_min = 4U * 1024 * 1024;
+  if (out.bytes >= mapped_bytes_min) {
+    void* mapped = ::mmap(nullptr, out.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                          -1, 0);
+    if (mapped == MAP_FAILED)
+      throw std::bad_alloc{};
+    (void)::madvise(mapped, out.bytes, MADV_HUGEPAGE);  // a hint: fine when refused
+    out.slots = static_cast<entry*>(mapped);
+    out.mapped = true;
+    return out;
+  }
+#endif
+  out.slots = static_cast<entry*>(std::calloc(capacity, sizeof(entry)));
+  if (out.slots == nullptr)
+    throw std::bad_alloc{};
+  return out;
+}
+
+void command_table::release(table_memory& memory) noexcept {
+  if (memory.slots == nullptr)
+    return;
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  if (memory.mapped) {
+    ::munmap(memory.slots, memory.bytes);
+    memory = table_memory{};
+    return;
+  }
+#endif
+  std::free(memory.slots);
+  memory = table_memory{};
+}
+
+}  // namespace tally::store
