@@ -9,8 +9,30 @@
 #include "tally/assert.hpp"
 
 namespace tally {
+namespace {
+using reply_callback = std::shared_ptr<std::function<void(result<command_reply>)>>;
+}  // namespace
+}  // namespace tally
+
+// Callbacks of execute_async travel to the gateway actor in-process only.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::reply_callback)
+
+namespace tally {
 
 namespace {
+
+// The actor behind execute_async: one long-lived actor for all callers instead of one
+// spawned per command, and no per-request timeout (each finite timeout costs CAF's
+// clock thread two events): callers that need a deadline apply it themselves.
+caf::behavior command_gateway(caf::event_based_actor* self, caf::actor accounts) {
+  return {
+    [self, accounts](command_envelope<bank::account_command>& envelope, const reply_callback& done) {
+      self->request(accounts, caf::infinite, std::move(envelope))
+        .then([done](command_reply& reply) { (*done)(reply); },
+              [done](caf::error& failure) { (*done)(to_status(failure)); });
+    },
+  };
+}
 
 // A read model that hands every event to a callback (subscriptions).
 struct callback_model {
@@ -132,6 +154,7 @@ result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& system, runti
   self->store_ = spawn_event_store(system, self->journal_, cfg.store, self->queue_);
   self->accounts_ = system.spawn(detail::aggregate_router<bank::account_aggregate>, self->store_,
                                  self->queue_, cfg.accounts);
+  self->gateway_ = system.spawn(command_gateway, self->accounts_);
   self->balances_ = spawn_projection(system, cfg, self->store_, balance_read_model{},
                                      cfg.checkpoints, 0);
   self->histories_ = spawn_projection(system, cfg, self->store_, history_read_model{},
@@ -164,8 +187,11 @@ runtime::~runtime() {
   shutdown();
   // Drop our handles before a private system waits for its actors: ~actor_system()
   // waits for every actor (detached ones included) and must not find any we hold.
+  if (gateway_)
+    caf::anon_send_exit(gateway_, caf::exit_reason::user_shutdown);
   store_ = nullptr;
   accounts_ = nullptr;
+  gateway_ = nullptr;
   balances_ = nullptr;
   histories_ = nullptr;
   totals_ = nullptr;
@@ -193,15 +219,8 @@ command_envelope<bank::account_command> runtime::envelope(bank::account_command 
 
 void runtime::execute_async(bank::account_command command, command_options options,
                             std::function<void(result<command_reply>)> done) {
-  auto timeout = config_.call_timeout;
-  auto target = accounts_;
-  auto message = envelope(std::move(command), options);
-  // A short-lived actor owns the request; it ends after the reply.
-  system().spawn([=](caf::event_based_actor* self) mutable {
-    self->request(target, timeout, std::move(message))
-      .then([=](command_reply& reply) { done(reply); },
-            [=](caf::error& failure) { done(to_status(failure)); });
-  });
+  caf::anon_send(gateway_, envelope(std::move(command), options),
+                 std::make_shared<std::function<void(result<command_reply>)>>(std::move(done)));
 }
 
 result<command_reply> runtime::execute(bank::account_command command, const command_options& options) {
@@ -324,6 +343,8 @@ status runtime::shutdown() {
   // 4. Stop everything.
   for (auto& router : routers)
     self->send_exit(router, caf::exit_reason::user_shutdown);
+  // The gateway stays until the runtime is destroyed: a late execute_async still gets
+  // its callback (shutting_down) instead of a silently dropped message.
   for (auto* projection : {&balances_, &histories_, &totals_})
     self->send_exit(*projection, caf::exit_reason::user_shutdown);
   self->send_exit(store_, caf::exit_reason::user_shutdown);

@@ -131,7 +131,9 @@ public:
                                                           const command_options& options = {});
 
   /// Sends a command; `done` gets the reply (accepted or rejected), or a failure
-  /// (store_unavailable, shutting_down, timeout, ...). Never blocks.
+  /// (store_unavailable, shutting_down, ...). Never blocks. No timeout is applied
+  /// (the runtime answers every command it took); callers needing a deadline keep
+  /// their own.
   void execute_async(bank::account_command command, command_options options,
                      std::function<void(result<command_reply>)> done);
 
@@ -257,6 +259,7 @@ private:
   std::shared_ptr<append_queue> queue_;
   caf::actor store_;
   caf::actor accounts_;
+  caf::actor gateway_;  ///< serves execute_async
   caf::actor balances_;
   caf::actor histories_;
   caf::actor totals_;
