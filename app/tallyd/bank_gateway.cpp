@@ -3,8 +3,38 @@
 #include <memory>
 
 namespace tally::daemon {
+namespace {
+/// Work for the query actor: runs in its context and issues one request.
+using query_job = std::shared_ptr<std::function<void(caf::event_based_actor*)>>;
+}  // namespace
+}  // namespace tally::daemon
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::daemon::query_job)
+
+namespace tally::daemon {
 
 namespace {
+
+caf::behavior query_runner(caf::event_based_actor* self) {
+  return {
+    [self](const query_job& job) { (*job)(self); },
+  };
+}
+
+/// Asks a read model through the long-lived query actor. No request timeout: the
+/// projection itself bounds every wait (min_position + wait_ms) and always answers,
+/// and a finite timeout costs CAF's clock thread two events per request.
+template <class T, class... Ts>
+void query_async(const caf::actor& runner, caf::actor target, std::function<void(result<T>)> done,
+                 Ts... xs) {
+  auto job = std::make_shared<std::function<void(caf::event_based_actor*)>>(
+    [target, done, xs...](caf::event_based_actor* self) mutable {
+      self->request(target, caf::infinite, std::move(xs)...)
+        .then([done](T& value) { done(std::move(value)); },
+              [done](caf::error& failure) { done(to_status(failure)); });
+    });
+  caf::anon_send(runner, query_job{std::move(job)});
+}
 
 /// Requests `xs...` from `target` in a fresh actor and calls `done` with the T reply.
 template <class T, class... Ts>
@@ -65,7 +95,11 @@ void replay_step(caf::event_based_actor* self, std::shared_ptr<replay_job> job) 
 }  // namespace
 
 bank_gateway::bank_gateway(runtime& bank, std::chrono::milliseconds call_timeout)
-  : bank_(bank), call_timeout_(call_timeout) {}
+  : bank_(bank), call_timeout_(call_timeout), queries_(bank.system().spawn(query_runner)) {}
+
+bank_gateway::~bank_gateway() {
+  caf::anon_send_exit(queries_, caf::exit_reason::user_shutdown);
+}
 
 void bank_gateway::execute(bank::account_command command, command_id id,
                            callback<command_reply> done) {
@@ -76,23 +110,21 @@ void bank_gateway::execute(bank::account_command command, command_id id,
 
 void bank_gateway::balance(std::string account_id, std::uint64_t min_position,
                            std::chrono::milliseconds wait, callback<balance_view> done) {
-  request_async<balance_view>(bank_.system(), bank_.balances(), call_timeout_ + wait,
-                              std::move(done), query_atom::value, balance_query{std::move(account_id)},
-                              min_position, static_cast<std::uint64_t>(wait.count()));
+  query_async<balance_view>(queries_, bank_.balances(), std::move(done), query_atom::value,
+                            balance_query{std::move(account_id)}, min_position,
+                            static_cast<std::uint64_t>(wait.count()));
 }
 
 void bank_gateway::history(history_query query, std::uint64_t min_position,
                            std::chrono::milliseconds wait, callback<history_page> done) {
-  request_async<history_page>(bank_.system(), bank_.histories(), call_timeout_ + wait,
-                              std::move(done), query_atom::value, std::move(query), min_position,
-                              static_cast<std::uint64_t>(wait.count()));
+  query_async<history_page>(queries_, bank_.histories(), std::move(done), query_atom::value,
+                            std::move(query), min_position, static_cast<std::uint64_t>(wait.count()));
 }
 
 void bank_gateway::totals(std::uint64_t min_position, std::chrono::milliseconds wait,
                           callback<totals_view> done) {
-  request_async<totals_view>(bank_.system(), bank_.totals_projection(), call_timeout_ + wait,
-                             std::move(done), query_atom::value, totals_query{}, min_position,
-                             static_cast<std::uint64_t>(wait.count()));
+  query_async<totals_view>(queries_, bank_.totals_projection(), std::move(done), query_atom::value,
+                           totals_query{}, min_position, static_cast<std::uint64_t>(wait.count()));
 }
 
 void bank_gateway::replay(std::string account_id, std::uint64_t version, std::int64_t until_ns,

@@ -53,9 +53,14 @@ public:
 
   runtime& bank() noexcept { return bank_; }
 
+  ~bank_gateway();
+  bank_gateway(const bank_gateway&) = delete;
+  bank_gateway& operator=(const bank_gateway&) = delete;
+
 private:
   runtime& bank_;
   std::chrono::milliseconds call_timeout_;
+  caf::actor queries_;  ///< one long-lived actor that issues every read-model query
 };
 
 }  // namespace tally::daemon
