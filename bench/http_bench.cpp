@@ -35,21 +35,6 @@ http_target parse_url(const std::string& url) {
   return target;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  auto n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-void print_run(const char* name, const closed_loop_result& run) {
-  const auto& latency = run.stats.overall_latency();
-  std::printf("  %-8s %9.0f cmd/s  p50 %7.1f us  p99 %8.1f us  p99.9 %8.1f us  failed %llu\n",
-              name, run.commands_per_second(), latency.percentile_ns(50) / 1e3,
-              latency.percentile_ns(99) / 1e3, latency.percentile_ns(99.9) / 1e3,
-              static_cast<unsigned long long>(run.stats.failed_total()));
-  std::fflush(stdout);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -104,9 +89,9 @@ int main(int argc, char** argv) {
   for (std::uint64_t pair = 1; pair <= pairs; ++pair) {
     std::printf("pair %llu\n", static_cast<unsigned long long>(pair));
     auto top = run_http(ceiling, lists, workload.accounts, std::nullopt, run_controls{});
-    print_run("ceiling", top);
+    print_run_line("ceiling", top);
     auto run = run_http(tallyd, lists, workload.accounts, std::nullopt, run_controls{});
-    print_run("tallyd", run);
+    print_run_line("tallyd", run);
     tally_rates.push_back(run.commands_per_second());
     ceiling_rates.push_back(top.commands_per_second());
     ratios.push_back(run.commands_per_second() / top.commands_per_second());

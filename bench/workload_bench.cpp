@@ -78,21 +78,6 @@ bench_options parse(int argc, char** argv) {
   return options;
 }
 
-double median(std::vector<double> values) {
-  std::sort(values.begin(), values.end());
-  auto n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-void print_run(const char* name, const closed_loop_result& run) {
-  const auto& latency = run.stats.overall_latency();
-  std::printf("  %-9s %10.0f cmd/s  p50 %6.1f us  p99 %7.1f us  p99.9 %8.1f us  rejected %llu\n",
-              name, run.commands_per_second(), latency.percentile_ns(50) / 1e3,
-              latency.percentile_ns(99) / 1e3, latency.percentile_ns(99.9) / 1e3,
-              static_cast<unsigned long long>(run.stats.rejected_total()));
-  std::fflush(stdout);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -116,7 +101,7 @@ int main(int argc, char** argv) {
     closed_loop_result raw;
     if (options.only != "tally") {
       raw = run_caf_raw(system, lists, options.workload.accounts);
-      print_run("caf-raw", raw);
+      print_run_line("caf-raw", raw);
     }
     if (options.only == "caf-raw")
       continue;
@@ -128,7 +113,7 @@ int main(int argc, char** argv) {
       usage_error("opening the accounts failed");
     auto before = *bank.store_health();
     auto run = run_embedded(bank, lists, options.workload.accounts);
-    print_run("tally-mem", run);
+    print_run_line("tally-mem", run);
     auto after = *bank.store_health();
     auto batches = after.batches_committed - before.batches_committed;
     std::printf("            store: %llu batches, %.1f events/batch (p50 <=%llu, max %llu)\n",

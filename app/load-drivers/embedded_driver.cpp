@@ -1,6 +1,8 @@
 #include "app/load-drivers/embedded_driver.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <condition_variable>
 #include <mutex>
 
@@ -264,6 +266,25 @@ closed_loop_result run_clients(caf::actor_system& system, std::shared_ptr<const 
 }
 
 }  // namespace
+
+double median(std::vector<double> values) {
+  if (values.empty())
+    return 0.0;
+  std::sort(values.begin(), values.end());
+  auto n = values.size();
+  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+void print_run_line(const char* name, const closed_loop_result& run) {
+  const auto& latency = run.stats.overall_latency();
+  std::printf("  %-9s %10.0f cmd/s  p50 %7.1f us  p99 %8.1f us  p99.9 %8.1f us  rejected %llu  "
+              "failed %llu\n",
+              name, run.commands_per_second(), latency.percentile_ns(50) / 1e3,
+              latency.percentile_ns(99) / 1e3, latency.percentile_ns(99.9) / 1e3,
+              static_cast<unsigned long long>(run.stats.rejected_total()),
+              static_cast<unsigned long long>(run.stats.failed_total()));
+  std::fflush(stdout);
+}
 
 std::string account_name(std::uint64_t index) { return "acct-" + std::to_string(index); }
 

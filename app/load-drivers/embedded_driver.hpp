@@ -47,6 +47,13 @@ struct run_controls {
   std::uint64_t stop_after_ns = UINT64_MAX;
 };
 
+/// The median of `values` (the mean of the middle two for an even count); 0 when empty.
+/// Every A/B comparison reports the median of its pairs.
+double median(std::vector<double> values);
+
+/// Prints one line for a run: name, cmd/s, p50/p99/p99.9 latency, rejected and failed.
+void print_run_line(const char* name, const closed_loop_result& run);
+
 /// The account id the harness uses for workload account `index` ("acct-<index>").
 std::string account_name(std::uint64_t index);
 

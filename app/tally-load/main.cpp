@@ -78,15 +78,6 @@ int run_fsync_raw(const load_options& options) {
   return exit_success;
 }
 
-double median(std::vector<double> values) {
-  if (values.empty()) {
-    return 0.0;
-  }
-  std::sort(values.begin(), values.end());
-  const std::size_t n = values.size();
-  return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2.0;
-}
-
 // The live progress line, drawn by a monitor thread from a counter the clients bump.
 // Without a terminal (or with --no-progress) there is no thread and no counter.
 class progress_monitor {
