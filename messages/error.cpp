@@ -44,6 +44,13 @@ constexpr std::array<error_code_info, error_code_count> error_code_table{{
   {error_code::shutting_down, "shutting_down", "the runtime is shutting down", false},
   {error_code::unknown_aggregate, "unknown_aggregate", "no such aggregate type", true},
   {error_code::internal_error, "internal_error", "internal error", false},
+  {error_code::accounts_must_be_different, "accounts_must_be_different",
+   "a transfer needs two different accounts", true},
+  {error_code::transfers_in_progress, "transfers_in_progress",
+   "the account has outgoing transfers that are not settled yet", true},
+  {error_code::transfer_not_found, "transfer_not_found", "no transfer with this id exists", true},
+  {error_code::transfer_already_exists, "transfer_already_exists",
+   "a different transfer with this id already exists", true},
 }};
 
 constexpr bool table_is_in_enum_order() {

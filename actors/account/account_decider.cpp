@@ -48,12 +48,27 @@ const std::string& target_account(const account_command& command) noexcept {
   return std::visit([](const auto& x) -> const std::string& { return x.account_id; }, command);
 }
 
+bool is_client_command(const account_command& command) noexcept {
+  return std::holds_alternative<open_account>(command)
+         || std::holds_alternative<deposit_money>(command)
+         || std::holds_alternative<withdraw_money>(command)
+         || std::holds_alternative<close_account>(command);
+}
+
+bool is_valid_account_id(std::string_view account_id) noexcept {
+  return is_valid_stream_id(account_id) && account_id.find(':') == std::string_view::npos;
+}
+
 std::string_view command_name(const account_command& command) noexcept {
   return std::visit(overloaded{
                       [](const open_account&) { return std::string_view{"open_account"}; },
                       [](const deposit_money&) { return std::string_view{"deposit_money"}; },
                       [](const withdraw_money&) { return std::string_view{"withdraw_money"}; },
                       [](const close_account&) { return std::string_view{"close_account"}; },
+                      [](const debit_for_transfer&) { return std::string_view{"debit_for_transfer"}; },
+                      [](const credit_for_transfer&) { return std::string_view{"credit_for_transfer"}; },
+                      [](const refund_for_transfer&) { return std::string_view{"refund_for_transfer"}; },
+                      [](const settle_transfer&) { return std::string_view{"settle_transfer"}; },
                     },
                     command);
 }
@@ -63,9 +78,17 @@ std::uint64_t fingerprint(const account_command& command) noexcept {
   bytes.push_back('\0');
   bytes += target_account(command);
   bytes.push_back('\0');
+  auto transfer_step = [&](const std::string& transfer_id, money amount) {
+    put_money(bytes, amount);
+    bytes += transfer_id;
+  };
   std::visit(overloaded{
                [&](const deposit_money& x) { put_money(bytes, x.amount); },
                [&](const withdraw_money& x) { put_money(bytes, x.amount); },
+               [&](const debit_for_transfer& x) { transfer_step(x.transfer_id, x.amount); },
+               [&](const credit_for_transfer& x) { transfer_step(x.transfer_id, x.amount); },
+               [&](const refund_for_transfer& x) { transfer_step(x.transfer_id, x.amount); },
+               [&](const settle_transfer& x) { bytes += x.transfer_id; },
                [](const auto&) {},
              },
              command);
@@ -73,11 +96,43 @@ std::uint64_t fingerprint(const account_command& command) noexcept {
 }
 
 std::string_view event_name(const account_event& event) noexcept {
+  return std::visit(
+    overloaded{
+      [](const account_opened&) { return std::string_view{"account_opened"}; },
+      [](const money_deposited&) { return std::string_view{"money_deposited"}; },
+      [](const money_withdrawn&) { return std::string_view{"money_withdrawn"}; },
+      [](const account_closed&) { return std::string_view{"account_closed"}; },
+      [](const money_debited_for_transfer&) { return std::string_view{"money_debited_for_transfer"}; },
+      [](const money_credited_for_transfer&) { return std::string_view{"money_credited_for_transfer"}; },
+      [](const money_refunded_for_transfer&) { return std::string_view{"money_refunded_for_transfer"}; },
+      [](const transfer_settled&) { return std::string_view{"transfer_settled"}; },
+    },
+    event);
+}
+
+bool is_transfer_step_event(std::string_view type) noexcept {
+  return type == "money_debited_for_transfer" || type == "money_credited_for_transfer"
+         || type == "money_refunded_for_transfer" || type == "transfer_settled";
+}
+
+money balance_change(const account_event& event) noexcept {
   return std::visit(overloaded{
-                      [](const account_opened&) { return std::string_view{"account_opened"}; },
-                      [](const money_deposited&) { return std::string_view{"money_deposited"}; },
-                      [](const money_withdrawn&) { return std::string_view{"money_withdrawn"}; },
-                      [](const account_closed&) { return std::string_view{"account_closed"}; },
+                      [](const money_deposited& x) { return x.amount; },
+                      [](const money_withdrawn& x) { return -x.amount; },
+                      [](const money_debited_for_transfer& x) { return -x.amount; },
+                      [](const money_credited_for_transfer& x) { return x.amount; },
+                      [](const money_refunded_for_transfer& x) { return x.amount; },
+                      [](const auto&) { return money{0}; },
+                    },
+                    event);
+}
+
+money in_flight_change(const account_event& event) noexcept {
+  return std::visit(overloaded{
+                      [](const money_debited_for_transfer& x) { return x.amount; },
+                      [](const money_credited_for_transfer& x) { return -x.amount; },
+                      [](const money_refunded_for_transfer& x) { return -x.amount; },
+                      [](const auto&) { return money{0}; },
                     },
                     event);
 }
@@ -87,6 +142,19 @@ std::string encode_payload(const account_event& event) {
   std::visit(overloaded{
                [&](const money_deposited& x) { put_money(out, x.amount); },
                [&](const money_withdrawn& x) { put_money(out, x.amount); },
+               [&](const money_debited_for_transfer& x) {
+                 put_money(out, x.amount);
+                 out += x.transfer_id;
+               },
+               [&](const money_credited_for_transfer& x) {
+                 put_money(out, x.amount);
+                 out += x.transfer_id;
+               },
+               [&](const money_refunded_for_transfer& x) {
+                 put_money(out, x.amount);
+                 out += x.transfer_id;
+               },
+               [&](const transfer_settled& x) { out += x.transfer_id; },
                [](const auto&) {},
              },
              event);
@@ -100,6 +168,12 @@ result<account_event> decode_event(std::string_view type, std::uint16_t schema_v
                   "unsupported schema version " + std::to_string(schema_version) + " for "
                     + std::string{type}};
   auto expect_size = [&](std::size_t size) { return payload.size() == size; };
+  // Transfer steps: amount, then a non-empty transfer id of at most stream_id_bytes_max.
+  auto transfer_id_after = [&](std::size_t offset) -> std::optional<std::string> {
+    if (payload.size() <= offset || payload.size() - offset > stream_id_bytes_max)
+      return std::nullopt;
+    return std::string{payload.substr(offset)};
+  };
   if (type == "account_opened" && expect_size(0))
     return account_event{account_opened{}};
   if (type == "account_closed" && expect_size(0))
@@ -108,6 +182,18 @@ result<account_event> decode_event(std::string_view type, std::uint16_t schema_v
     return account_event{money_deposited{get_money(payload)}};
   if (type == "money_withdrawn" && expect_size(amount_bytes))
     return account_event{money_withdrawn{get_money(payload)}};
+  if (type == "money_debited_for_transfer")
+    if (auto id = transfer_id_after(amount_bytes))
+      return account_event{money_debited_for_transfer{std::move(*id), get_money(payload)}};
+  if (type == "money_credited_for_transfer")
+    if (auto id = transfer_id_after(amount_bytes))
+      return account_event{money_credited_for_transfer{std::move(*id), get_money(payload)}};
+  if (type == "money_refunded_for_transfer")
+    if (auto id = transfer_id_after(amount_bytes))
+      return account_event{money_refunded_for_transfer{std::move(*id), get_money(payload)}};
+  if (type == "transfer_settled")
+    if (auto id = transfer_id_after(0))
+      return account_event{transfer_settled{std::move(*id)}};
   return status{error_code::invalid_argument,
                 "unknown account event type or payload size: " + std::string{type} + " ("
                   + std::to_string(payload.size()) + " bytes)"};
@@ -129,11 +215,20 @@ std::string encode_state(const account_state& state) {
   std::string out;
   out.push_back(static_cast<char>(state.status));
   put_money(out, state.balance);
+  auto count = static_cast<std::uint32_t>(state.outgoing_transfers.size());
+  for (std::size_t i = 0; i < 4; ++i)
+    out.push_back(static_cast<char>((count >> (8 * i)) & 0xFF));
+  for (const auto& [transfer_id, amount] : state.outgoing_transfers) {
+    TALLY_ASSERT(!transfer_id.empty() && transfer_id.size() <= 255);
+    out.push_back(static_cast<char>(transfer_id.size()));
+    out += transfer_id;
+    put_money(out, amount);
+  }
   return out;
 }
 
 std::optional<account_state> decode_state(std::string_view bytes) {
-  if (bytes.size() != 1 + amount_bytes)
+  if (bytes.size() < 1 + amount_bytes + 4)
     return std::nullopt;
   auto status_byte = static_cast<std::uint8_t>(bytes[0]);
   if (status_byte > static_cast<std::uint8_t>(account_status::closed))
@@ -141,17 +236,56 @@ std::optional<account_state> decode_state(std::string_view bytes) {
   account_state state;
   state.status = static_cast<account_status>(status_byte);
   state.balance = get_money(bytes.substr(1));
-  if (state.balance < 0 || (state.status != account_status::open && state.balance != 0))
+  std::uint32_t count = 0;
+  for (std::size_t i = 0; i < 4; ++i)
+    count |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[1 + amount_bytes + i]))
+             << (8 * i);
+  if (count > outgoing_transfers_max)
+    return std::nullopt;
+  auto rest = bytes.substr(1 + amount_bytes + 4);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    if (rest.empty())
+      return std::nullopt;
+    auto length = static_cast<std::size_t>(static_cast<unsigned char>(rest[0]));
+    if (length == 0 || rest.size() < 1 + length + amount_bytes)
+      return std::nullopt;
+    std::string transfer_id{rest.substr(1, length)};
+    auto amount = get_money(rest.substr(1 + length));
+    auto total = checked_add(state.outgoing_total, amount);
+    if (amount <= 0 || !total || !state.outgoing_transfers.emplace(std::move(transfer_id), amount).second)
+      return std::nullopt;
+    state.outgoing_total = *total;
+    rest.remove_prefix(1 + length + amount_bytes);
+  }
+  if (!rest.empty() || state.balance < 0 || !checked_add(state.balance, state.outgoing_total)
+      || (state.status != account_status::open
+          && (state.balance != 0 || !state.outgoing_transfers.empty())))
     return std::nullopt;
   return state;
 }
 
+namespace {
+
+// Room for `amount` more: balance and money still owed back to the account (refunds)
+// must stay representable.
+bool has_room_for(const account_state& state, money amount) {
+  auto with_outgoing = checked_add(state.balance, state.outgoing_total);
+  return with_outgoing && checked_add(*with_outgoing, amount);
+}
+
+}  // namespace
+
 result<std::vector<account_event>> decide(const account_state& state,
                                           const account_command& command) {
   using events = std::vector<account_event>;
+  auto valid_transfer_id = [](const std::string& transfer_id) {
+    return !transfer_id.empty() && transfer_id.size() <= stream_id_bytes_max;
+  };
   return std::visit(
     overloaded{
-      [&](const open_account&) -> result<events> {
+      [&](const open_account& x) -> result<events> {
+        if (!is_valid_account_id(x.account_id))
+          return error_code::invalid_argument;
         if (state.status != account_status::not_opened)
           return error_code::account_already_exists;
         return events{account_opened{}};
@@ -161,7 +295,7 @@ result<std::vector<account_event>> decide(const account_state& state,
           return error_code::amount_must_be_positive;
         if (auto rule = check_open(state); rule != error_code::none)
           return rule;
-        if (!checked_add(state.balance, x.amount))
+        if (!has_room_for(state, x.amount))
           return error_code::balance_would_overflow;
         return events{money_deposited{x.amount}};
       },
@@ -179,7 +313,56 @@ result<std::vector<account_event>> decide(const account_state& state,
           return rule;
         if (state.balance != 0)
           return error_code::account_not_empty;
+        if (!state.outgoing_transfers.empty())
+          return error_code::transfers_in_progress;
         return events{account_closed{}};
+      },
+      [&](const debit_for_transfer& x) -> result<events> {
+        if (!valid_transfer_id(x.transfer_id))
+          return error_code::invalid_argument;
+        if (x.amount <= 0)
+          return error_code::amount_must_be_positive;
+        if (auto rule = check_open(state); rule != error_code::none)
+          return rule;
+        if (x.amount > state.balance)
+          return error_code::insufficient_funds;
+        if (state.outgoing_transfers.count(x.transfer_id) != 0)
+          return error_code::transfer_already_exists;
+        if (state.outgoing_transfers.size() >= outgoing_transfers_max)
+          return error_code::limit_exceeded;
+        return events{money_debited_for_transfer{x.transfer_id, x.amount}};
+      },
+      [&](const credit_for_transfer& x) -> result<events> {
+        if (!valid_transfer_id(x.transfer_id))
+          return error_code::invalid_argument;
+        if (x.amount <= 0)
+          return error_code::amount_must_be_positive;
+        if (auto rule = check_open(state); rule != error_code::none)
+          return rule;
+        if (!has_room_for(state, x.amount))
+          return error_code::balance_would_overflow;
+        return events{money_credited_for_transfer{x.transfer_id, x.amount}};
+      },
+      [&](const refund_for_transfer& x) -> result<events> {
+        if (!valid_transfer_id(x.transfer_id))
+          return error_code::invalid_argument;
+        if (x.amount <= 0)
+          return error_code::amount_must_be_positive;
+        if (auto rule = check_open(state); rule != error_code::none)
+          return rule;
+        auto outgoing = state.outgoing_transfers.find(x.transfer_id);
+        if (outgoing == state.outgoing_transfers.end() || outgoing->second != x.amount)
+          return error_code::transfer_not_found;
+        return events{money_refunded_for_transfer{x.transfer_id, x.amount}};
+      },
+      [&](const settle_transfer& x) -> result<events> {
+        if (!valid_transfer_id(x.transfer_id))
+          return error_code::invalid_argument;
+        if (auto rule = check_open(state); rule != error_code::none)
+          return rule;
+        if (state.outgoing_transfers.count(x.transfer_id) == 0)
+          return error_code::transfer_not_found;
+        return events{transfer_settled{x.transfer_id}};
       },
     },
     command);
@@ -204,11 +387,44 @@ account_state evolve(account_state state, const account_event& event) {
                },
                [&](const account_closed&) {
                  TALLY_ASSERT(state.status == account_status::open && state.balance == 0);
+                 TALLY_ASSERT(state.outgoing_transfers.empty());
                  state.status = account_status::closed;
+               },
+               [&](const money_debited_for_transfer& x) {
+                 TALLY_ASSERT(state.status == account_status::open && x.amount > 0);
+                 TALLY_ASSERT(x.amount <= state.balance);
+                 state.balance -= x.amount;
+                 auto inserted = state.outgoing_transfers.emplace(x.transfer_id, x.amount).second;
+                 TALLY_ASSERT(inserted);
+                 state.outgoing_total += x.amount;  // cannot overflow: it came out of balance
+               },
+               [&](const money_credited_for_transfer& x) {
+                 TALLY_ASSERT(state.status == account_status::open && x.amount > 0);
+                 auto next = checked_add(state.balance, x.amount);
+                 TALLY_ASSERT(next.has_value());
+                 state.balance = *next;
+               },
+               [&](const money_refunded_for_transfer& x) {
+                 TALLY_ASSERT(state.status == account_status::open);
+                 auto outgoing = state.outgoing_transfers.find(x.transfer_id);
+                 TALLY_ASSERT(outgoing != state.outgoing_transfers.end()
+                              && outgoing->second == x.amount);
+                 state.outgoing_transfers.erase(outgoing);
+                 state.outgoing_total -= x.amount;
+                 auto next = checked_add(state.balance, x.amount);
+                 TALLY_ASSERT(next.has_value());
+                 state.balance = *next;
+               },
+               [&](const transfer_settled& x) {
+                 TALLY_ASSERT(state.status == account_status::open);
+                 auto outgoing = state.outgoing_transfers.find(x.transfer_id);
+                 TALLY_ASSERT(outgoing != state.outgoing_transfers.end());
+                 state.outgoing_total -= outgoing->second;
+                 state.outgoing_transfers.erase(outgoing);
                },
              },
              event);
-  TALLY_ASSERT(state.balance >= 0);
+  TALLY_ASSERT(state.balance >= 0 && state.outgoing_total >= 0);
   return state;
 }
 

@@ -19,12 +19,27 @@ struct overloaded : Ts... {
 template <class... Ts>
 overloaded(Ts...) -> overloaded<Ts...>;
 
-constexpr std::uint8_t checkpoint_format_version = 1;
+// Version 2 added the transfer events and totals fields; older checkpoints are
+// refused, so the projection rebuilds from the log.
+constexpr std::uint8_t checkpoint_format_version = 2;
+
+// Indexed by the account_event variant index.
+constexpr std::string_view account_event_names[] = {
+  "account_opened",  "money_deposited",           "money_withdrawn",
+  "account_closed",  "money_debited_for_transfer", "money_credited_for_transfer",
+  "money_refunded_for_transfer", "transfer_settled"};
+static_assert(std::variant_size_v<bank::account_event> == std::size(account_event_names));
+
+std::optional<std::uint8_t> account_event_index(std::string_view type) {
+  for (std::uint8_t i = 0; i < std::size(account_event_names); ++i)
+    if (account_event_names[i] == type)
+      return i;
+  return std::nullopt;
+}
 
 // Events of other aggregate types share the log; the bank's read models skip them.
 std::optional<bank::account_event> account_event_of(const recorded_event& event) {
-  if (event.type != "account_opened" && event.type != "money_deposited"
-      && event.type != "money_withdrawn" && event.type != "account_closed")
+  if (!account_event_index(event.type) || bank::is_transfer_stream(event.stream_id))
     return std::nullopt;
   auto decoded = bank::decode_event(event.type, event.schema_version, event.payload);
   TALLY_ASSERT_MSG(decoded.has_value(), "committed account event must decode");
@@ -35,6 +50,9 @@ money amount_of(const bank::account_event& event) {
   return std::visit(overloaded{
                       [](const bank::money_deposited& x) { return x.amount; },
                       [](const bank::money_withdrawn& x) { return x.amount; },
+                      [](const bank::money_debited_for_transfer& x) { return x.amount; },
+                      [](const bank::money_credited_for_transfer& x) { return x.amount; },
+                      [](const bank::money_refunded_for_transfer& x) { return x.amount; },
                       [](const auto&) { return money{0}; },
                     },
                     event);
@@ -76,11 +94,18 @@ void balance_read_model::apply(const recorded_event& event) {
     return;
   auto& view = accounts_[event.stream_id];
   TALLY_ASSERT(event.stream_version == view.version + 1);
-  bank::account_state state{view.status, view.balance};
-  state = bank::evolve(state, *decoded);
+  if (std::holds_alternative<bank::account_opened>(*decoded)) {
+    TALLY_ASSERT(view.status == bank::account_status::not_opened);
+    view.status = bank::account_status::open;
+  } else if (std::holds_alternative<bank::account_closed>(*decoded)) {
+    TALLY_ASSERT(view.status == bank::account_status::open && view.balance == 0);
+    view.status = bank::account_status::closed;
+  } else {
+    TALLY_ASSERT(view.status == bank::account_status::open);
+    view.balance += bank::balance_change(*decoded);  // the decider kept it in range
+  }
+  TALLY_ASSERT(view.balance >= 0);
   view.exists = true;
-  view.status = state.status;
-  view.balance = state.balance;
   view.version = event.stream_version;
 }
 
@@ -131,21 +156,6 @@ bool balance_read_model::decode(std::string_view bytes) {
 
 // -- history ---------------------------------------------------------------------------
 
-namespace {
-
-constexpr std::string_view account_event_names[] = {"account_opened", "money_deposited",
-                                                    "money_withdrawn", "account_closed"};
-static_assert(std::variant_size_v<bank::account_event> == 4);
-
-std::optional<std::uint8_t> account_event_index(std::string_view type) {
-  for (std::uint8_t i = 0; i < 4; ++i)
-    if (account_event_names[i] == type)
-      return i;
-  return std::nullopt;
-}
-
-}  // namespace
-
 void history_read_model::apply(const recorded_event& event) {
   auto decoded = account_event_of(event);
   if (!decoded)
@@ -154,11 +164,7 @@ void history_read_model::apply(const recorded_event& event) {
   TALLY_ASSERT(event.stream_version == entries.size() + 1);
   money before = entries.empty() ? 0 : entries.back().balance_after;
   money amount = amount_of(*decoded);
-  money after = before;
-  if (std::holds_alternative<bank::money_deposited>(*decoded))
-    after = before + amount;  // cannot overflow: the decider checked it
-  else if (std::holds_alternative<bank::money_withdrawn>(*decoded))
-    after = before - amount;
+  money after = before + bank::balance_change(*decoded);  // the decider kept it in range
   entries.push_back(stored_entry{event.position, event.timestamp_ns, event.command, amount, after,
                                  static_cast<std::uint8_t>(decoded->index())});
 }
@@ -246,6 +252,7 @@ void totals_read_model::apply(const recorded_event& event) {
   if (!decoded)
     return;
   ++events_;
+  money_in_flight_ += bank::in_flight_change(*decoded);
   std::visit(overloaded{
                [&](const bank::account_opened&) { ++accounts_open_; },
                [&](const bank::money_deposited& x) {
@@ -261,9 +268,14 @@ void totals_read_model::apply(const recorded_event& event) {
                  --accounts_open_;
                  ++accounts_closed_;
                },
+               [&](const auto& transfer_step) {
+                 total_balance_ += bank::balance_change(bank::account_event{transfer_step});
+               },
              },
              *decoded);
-  TALLY_ASSERT(total_balance_ >= 0);
+  TALLY_ASSERT(total_balance_ >= 0 && money_in_flight_ >= 0);
+  TALLY_ASSERT_MSG(total_balance_ + money_in_flight_ == total_deposited_ - total_withdrawn_,
+                   "money is neither created nor lost");
 }
 
 totals_view totals_read_model::answer(const totals_query&, std::uint64_t position) const {
@@ -275,6 +287,7 @@ totals_view totals_read_model::answer(const totals_query&, std::uint64_t positio
   view.events = events_;
   view.total_deposited = clamp_to_money(total_deposited_);
   view.total_withdrawn = clamp_to_money(total_withdrawn_);
+  view.money_in_flight = clamp_to_money(money_in_flight_);
   view.as_of_position = position;
   return view;
 }
@@ -285,6 +298,7 @@ std::string totals_read_model::encode() const {
   put_int128(out, total_balance_);
   put_int128(out, total_deposited_);
   put_int128(out, total_withdrawn_);
+  put_int128(out, money_in_flight_);
   out.u64(accounts_open_);
   out.u64(accounts_closed_);
   out.u64(events_);
@@ -296,12 +310,183 @@ bool totals_read_model::decode(std::string_view bytes) {
   totals_read_model decoded;
   if (!read_header(in) || !get_int128(in, decoded.total_balance_)
       || !get_int128(in, decoded.total_deposited_) || !get_int128(in, decoded.total_withdrawn_)
-      || !in.u64(decoded.accounts_open_) || !in.u64(decoded.accounts_closed_)
+      || !get_int128(in, decoded.money_in_flight_) || !in.u64(decoded.accounts_open_) || !in.u64(decoded.accounts_closed_)
       || !in.u64(decoded.events_) || !in.at_end())
     return false;
-  if (decoded.total_balance_ < 0)
+  if (decoded.total_balance_ < 0 || decoded.money_in_flight_ < 0
+      || decoded.total_balance_ + decoded.money_in_flight_
+           != decoded.total_deposited_ - decoded.total_withdrawn_)
     return false;
   *this = decoded;
+  return true;
+}
+
+// -- transfers -------------------------------------------------------------------------
+
+void transfer_read_model::apply(const recorded_event& event) {
+  if (bank::is_transfer_stream(event.stream_id)) {
+    if (!bank::is_transfer_event(event.type))
+      return;
+    auto decoded = bank::decode_transfer_event(event.type, event.schema_version, event.payload);
+    TALLY_ASSERT_MSG(decoded.has_value(), "committed transfer event must decode");
+    auto transfer_id = event.stream_id.substr(bank::transfer_stream_prefix.size());
+    auto& view = transfers_[transfer_id];
+    view.last_position = event.position;
+    std::visit(overloaded{
+                 [&](const bank::transfer_requested& x) {
+                   TALLY_ASSERT(!view.exists);
+                   view.transfer_id = transfer_id;
+                   view.exists = true;
+                   view.status = bank::transfer_status::requested;
+                   view.source = x.source;
+                   view.target = x.target;
+                   view.amount = x.amount;
+                   view.requested_position = event.position;
+                   unfinished_.insert(transfer_id);
+                 },
+                 [&](const bank::transfer_compensating& x) {
+                   TALLY_ASSERT(view.status == bank::transfer_status::requested);
+                   view.status = bank::transfer_status::compensating;
+                   view.reason = x.reason;
+                 },
+                 [&](const bank::transfer_completed&) {
+                   TALLY_ASSERT(view.status == bank::transfer_status::requested);
+                   view.status = bank::transfer_status::completed;
+                   unfinished_.erase(transfer_id);
+                   ++completed_;
+                 },
+                 [&](const bank::transfer_failed& x) {
+                   TALLY_ASSERT(view.status == bank::transfer_status::requested
+                                || view.status == bank::transfer_status::compensating);
+                   view.status = bank::transfer_status::failed;
+                   view.reason = x.reason;
+                   unfinished_.erase(transfer_id);
+                   ++failed_;
+                 },
+               },
+               *decoded);
+    return;
+  }
+  if (!bank::is_transfer_step_event(event.type))
+    return;
+  auto decoded = account_event_of(event);
+  if (!decoded)
+    return;
+  auto change = bank::in_flight_change(*decoded);
+  money_in_flight_ += change;
+  TALLY_ASSERT(money_in_flight_ >= 0);
+  const auto& transfer_id = std::visit(
+    [](const auto& step) -> const std::string& {
+      if constexpr (std::is_same_v<std::decay_t<decltype(step)>, bank::account_opened>
+                    || std::is_same_v<std::decay_t<decltype(step)>, bank::money_deposited>
+                    || std::is_same_v<std::decay_t<decltype(step)>, bank::money_withdrawn>
+                    || std::is_same_v<std::decay_t<decltype(step)>, bank::account_closed>) {
+        static const std::string none;
+        return none;
+      } else {
+        return step.transfer_id;
+      }
+    },
+    *decoded);
+  // Steps always follow transfer_requested, unless a trusted host sent transfer steps
+  // to the account router itself; those still count in the money in flight.
+  auto it = transfers_.find(transfer_id);
+  if (it == transfers_.end())
+    return;
+  auto& view = it->second;
+  view.last_position = event.position;
+  view.in_flight += change;
+  view.debited |= std::holds_alternative<bank::money_debited_for_transfer>(*decoded);
+  view.credited |= std::holds_alternative<bank::money_credited_for_transfer>(*decoded);
+  view.refunded |= std::holds_alternative<bank::money_refunded_for_transfer>(*decoded);
+  view.settled |= std::holds_alternative<bank::transfer_settled>(*decoded);
+}
+
+transfers_page transfer_read_model::answer(const transfers_query& query, std::uint64_t position) const {
+  transfers_page page;
+  page.as_of_position = position;
+  page.money_in_flight = clamp_to_money(money_in_flight_);
+  page.transfers_in_progress = unfinished_.size();
+  page.transfers_completed = completed_;
+  page.transfers_failed = failed_;
+  if (!query.transfer_id.empty()) {
+    auto it = transfers_.find(query.transfer_id);
+    if (it != transfers_.end()) {
+      page.transfers.push_back(it->second);
+    } else {
+      transfer_view unknown;
+      unknown.transfer_id = query.transfer_id;
+      page.transfers.push_back(std::move(unknown));
+    }
+    return page;
+  }
+  auto count = std::min<std::uint64_t>(query.max_transfers, transfers_page_max);
+  for (auto it = unfinished_.upper_bound(query.after_transfer_id);
+       it != unfinished_.end() && page.transfers.size() < count; ++it)
+    page.transfers.push_back(transfers_.at(*it));
+  return page;
+}
+
+std::string transfer_read_model::encode() const {
+  byte_writer out;
+  out.u8(checkpoint_format_version);
+  put_int128(out, money_in_flight_);
+  out.u64(completed_);
+  out.u64(failed_);
+  out.u64(transfers_.size());
+  for (const auto& [transfer_id, view] : transfers_) {
+    out.text(transfer_id);
+    out.u8(static_cast<std::uint8_t>(view.status));
+    out.text(view.source);
+    out.text(view.target);
+    out.i64(view.amount);
+    out.u8(static_cast<std::uint8_t>(view.reason));
+    out.u8(static_cast<std::uint8_t>((view.debited ? 1 : 0) | (view.credited ? 2 : 0)
+                                     | (view.refunded ? 4 : 0) | (view.settled ? 8 : 0)));
+    out.i64(view.in_flight);
+    out.u64(view.requested_position);
+    out.u64(view.last_position);
+  }
+  return std::move(out.bytes());
+}
+
+bool transfer_read_model::decode(std::string_view bytes) {
+  byte_reader in{bytes};
+  transfer_read_model decoded;
+  std::uint64_t count = 0;
+  if (!read_header(in) || !get_int128(in, decoded.money_in_flight_) || !in.u64(decoded.completed_)
+      || !in.u64(decoded.failed_) || !in.u64(count))
+    return false;
+  int128 in_flight_sum = 0;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    transfer_view view;
+    std::uint8_t status = 0;
+    std::uint8_t reason = 0;
+    std::uint8_t flags = 0;
+    if (!in.text(view.transfer_id) || !in.u8(status) || !in.text(view.source)
+        || !in.text(view.target) || !in.i64(view.amount) || !in.u8(reason) || !in.u8(flags)
+        || !in.i64(view.in_flight) || !in.u64(view.requested_position) || !in.u64(view.last_position))
+      return false;
+    if (status == 0 || status > static_cast<std::uint8_t>(bank::transfer_status::failed)
+        || reason >= error_code_count || flags > 15 || view.in_flight < 0)
+      return false;
+    view.exists = true;
+    view.status = static_cast<bank::transfer_status>(status);
+    view.reason = static_cast<error_code>(reason);
+    view.debited = (flags & 1) != 0;
+    view.credited = (flags & 2) != 0;
+    view.refunded = (flags & 4) != 0;
+    view.settled = (flags & 8) != 0;
+    in_flight_sum += view.in_flight;
+    if (!bank::is_finished(view.status))
+      decoded.unfinished_.insert(view.transfer_id);
+    auto transfer_id = view.transfer_id;
+    if (!decoded.transfers_.emplace(std::move(transfer_id), std::move(view)).second)
+      return false;
+  }
+  if (!in.at_end() || decoded.money_in_flight_ < in_flight_sum || in_flight_sum < 0)
+    return false;
+  *this = std::move(decoded);
   return true;
 }
 

@@ -1,6 +1,7 @@
 // The bank's read models, each kept by a projection actor (tally/detail/projection_actor.hpp).
 #pragma once
 
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -74,9 +75,31 @@ private:
   int128 total_balance_ = 0;  // exact: many balances near INT64_MAX overflow int64
   int128 total_deposited_ = 0;
   int128 total_withdrawn_ = 0;
+  int128 money_in_flight_ = 0;
   std::uint64_t accounts_open_ = 0;
   std::uint64_t accounts_closed_ = 0;
   std::uint64_t events_ = 0;
+};
+
+/// Every transfer's state and the money in flight (from transfer streams and the
+/// transfer steps on accounts).
+class transfer_read_model {
+public:
+  using query_type = transfers_query;
+  using answer_type = transfers_page;
+  static constexpr const char* name = "transfers";
+
+  void apply(const recorded_event& event);
+  transfers_page answer(const transfers_query& query, std::uint64_t position) const;
+  std::string encode() const;
+  bool decode(std::string_view bytes);
+
+private:
+  std::unordered_map<std::string, transfer_view> transfers_;
+  std::set<std::string> unfinished_;  ///< requested or compensating, in id order
+  int128 money_in_flight_ = 0;
+  std::uint64_t completed_ = 0;
+  std::uint64_t failed_ = 0;
 };
 
 }  // namespace tally

@@ -6,16 +6,19 @@
 #include <thread>
 
 #include "actors/projections/bank_read_models.hpp"
+#include "actors/transfer/transfer_manager.hpp"
 #include "tally/assert.hpp"
 
 namespace tally {
 namespace {
 using reply_callback = std::shared_ptr<std::function<void(result<command_reply>)>>;
+using transfer_callback = std::shared_ptr<std::function<void(result<transfer_reply>)>>;
 }  // namespace
 }  // namespace tally
 
-// Callbacks of execute_async travel to the gateway actor in-process only.
+// Callbacks of execute_async and transfer_async travel to the gateway actor in-process only.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::reply_callback)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::transfer_callback)
 
 namespace tally {
 
@@ -24,11 +27,17 @@ namespace {
 // The actor behind execute_async: one long-lived actor for all callers instead of one
 // spawned per command, and no per-request timeout (each finite timeout costs CAF's
 // clock thread two events): callers that need a deadline apply it themselves.
-caf::behavior command_gateway(caf::event_based_actor* self, caf::actor accounts) {
+caf::behavior command_gateway(caf::event_based_actor* self, caf::actor accounts,
+                              caf::actor transfers) {
   return {
     [self, accounts](command_envelope<bank::account_command>& envelope, const reply_callback& done) {
       self->request(accounts, caf::infinite, std::move(envelope))
         .then([done](command_reply& reply) { (*done)(reply); },
+              [done](caf::error& failure) { (*done)(to_status(failure)); });
+    },
+    [self, transfers](bank::transfer_money& request, const transfer_callback& done) {
+      self->request(transfers, caf::infinite, std::move(request))
+        .then([done](transfer_reply& reply) { (*done)(reply); },
               [done](caf::error& failure) { (*done)(to_status(failure)); });
     },
   };
@@ -154,18 +163,29 @@ result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& system, runti
   self->store_ = spawn_event_store(system, self->journal_, cfg.store, self->queue_);
   self->accounts_ = system.spawn(detail::aggregate_router<bank::account_aggregate>, self->store_,
                                  self->queue_, cfg.accounts);
-  self->gateway_ = system.spawn(command_gateway, self->accounts_);
+  self->transfer_router_ = system.spawn(detail::aggregate_router<bank::transfer_aggregate>,
+                                        self->store_, self->queue_, cfg.transfers);
   self->balances_ = spawn_projection(system, cfg, self->store_, balance_read_model{},
                                      cfg.checkpoints, 0);
   self->histories_ = spawn_projection(system, cfg, self->store_, history_read_model{},
                                       cfg.checkpoints, 0);
   self->totals_ = spawn_projection(system, cfg, self->store_, totals_read_model{},
                                    cfg.checkpoints, 0);
+  self->transfers_ = spawn_projection(system, cfg, self->store_, transfer_read_model{},
+                                      cfg.checkpoints, 0);
+  transfer_manager_options manager_options;
+  manager_options.transfers_in_progress_max = cfg.transfers_in_progress_max;
+  self->transfer_manager_ = spawn_transfer_manager(system, self->accounts_, self->transfer_router_,
+                                                   self->transfers_, self->store_, manager_options);
+  self->gateway_ = system.spawn(command_gateway, self->accounts_, self->transfer_manager_);
   auto health = self->store_health();
   if (!health)
     return health.error();
   if (!health->available)
     return status{error_code::store_unavailable, health->failure};
+  // Transfers cut short by a crash or stop complete or compensate now, in the
+  // background (the projection first catches up with the journal).
+  caf::anon_send(self->transfer_manager_, resume_atom::value);
   return self;
 }
 
@@ -192,9 +212,12 @@ runtime::~runtime() {
   store_ = nullptr;
   accounts_ = nullptr;
   gateway_ = nullptr;
+  transfer_router_ = nullptr;
+  transfer_manager_ = nullptr;
   balances_ = nullptr;
   histories_ = nullptr;
   totals_ = nullptr;
+  transfers_ = nullptr;
   extra_routers_.clear();
   private_system_.reset();
 }
@@ -205,6 +228,8 @@ const caf::actor& runtime::event_store() const noexcept { return store_; }
 const caf::actor& runtime::balances() const noexcept { return balances_; }
 const caf::actor& runtime::histories() const noexcept { return histories_; }
 const caf::actor& runtime::totals_projection() const noexcept { return totals_; }
+const caf::actor& runtime::transfer_manager() const noexcept { return transfer_manager_; }
+const caf::actor& runtime::transfers_projection() const noexcept { return transfers_; }
 const runtime_config& runtime::config() const noexcept { return config_; }
 
 command_envelope<bank::account_command> runtime::envelope(bank::account_command command,
@@ -219,12 +244,55 @@ command_envelope<bank::account_command> runtime::envelope(bank::account_command 
 
 void runtime::execute_async(bank::account_command command, command_options options,
                             std::function<void(result<command_reply>)> done) {
+  if (!bank::is_client_command(command)) {
+    done(status{error_code::invalid_argument,
+                "transfer steps are issued by the transfer process manager only"});
+    return;
+  }
   caf::anon_send(gateway_, envelope(std::move(command), options),
                  std::make_shared<std::function<void(result<command_reply>)>>(std::move(done)));
 }
 
 result<command_reply> runtime::execute(bank::account_command command, const command_options& options) {
+  if (!bank::is_client_command(command))
+    return status{error_code::invalid_argument,
+                  "transfer steps are issued by the transfer process manager only"};
   return call<command_reply>(accounts_, envelope(std::move(command), options));
+}
+
+void runtime::transfer_async(bank::transfer_money request,
+                             std::function<void(result<transfer_reply>)> done) {
+  caf::anon_send(gateway_, std::move(request),
+                 std::make_shared<std::function<void(result<transfer_reply>)>>(std::move(done)));
+}
+
+result<transfer_reply> runtime::transfer(bank::transfer_money request) {
+  return call<transfer_reply>(transfer_manager_, std::move(request));
+}
+
+result<transfer_view> runtime::transfer_state(const std::string& transfer_id,
+                                              std::uint64_t min_position,
+                                              std::chrono::milliseconds wait) {
+  if (!bank::is_valid_transfer_id(transfer_id))
+    return status{error_code::invalid_argument, "not a valid transfer id"};
+  transfers_query query;
+  query.transfer_id = transfer_id;
+  auto page = transfers(query, min_position, wait);
+  if (!page)
+    return page.error();
+  TALLY_ASSERT(page->transfers.size() == 1);
+  auto view = std::move(page->transfers.front());
+  return view;
+}
+
+result<transfers_page> runtime::transfers(const transfers_query& query, std::uint64_t min_position,
+                                          std::chrono::milliseconds wait) {
+  return call<transfers_page>(transfers_, query_atom::value, query, min_position,
+                              static_cast<std::uint64_t>(wait.count()));
+}
+
+result<std::uint64_t> runtime::resume_transfers() {
+  return call<std::uint64_t>(transfer_manager_, resume_atom::value);
 }
 
 result<balance_view> runtime::balance(const std::string& account_id, std::uint64_t min_position,
@@ -312,9 +380,13 @@ status runtime::shutdown() {
                });
     return ok;
   };
-  // 1. No new commands; every aggregate finishes what it has and stops.
+  // 1. No new transfers; those in progress reach an end (or stop at a failure and
+  //    resume on the next start). Then no new commands; every aggregate finishes
+  //    what it has and stops.
+  wait_for(transfer_manager_, drain_atom::value);
   std::vector<caf::actor> routers = extra_routers_;
   routers.push_back(accounts_);
+  routers.push_back(transfer_router_);
   for (auto& router : routers)
     wait_for(router, drain_atom::value);
   // 2. Everything handed to the store is committed.
@@ -340,12 +412,14 @@ status runtime::shutdown() {
   settle(balances_, balance_query{}, balance_view{});
   settle(histories_, history_query{}, history_page{});
   settle(totals_, totals_query{}, totals_view{});
+  settle(transfers_, transfers_query{}, transfers_page{});
   // 4. Stop everything.
   for (auto& router : routers)
     self->send_exit(router, caf::exit_reason::user_shutdown);
   // The gateway stays until the runtime is destroyed: a late execute_async still gets
   // its callback (shutting_down) instead of a silently dropped message.
-  for (auto* projection : {&balances_, &histories_, &totals_})
+  self->send_exit(transfer_manager_, caf::exit_reason::user_shutdown);
+  for (auto* projection : {&balances_, &histories_, &totals_, &transfers_})
     self->send_exit(*projection, caf::exit_reason::user_shutdown);
   self->send_exit(store_, caf::exit_reason::user_shutdown);
   return outcome;

@@ -10,6 +10,8 @@
 //   static result<std::vector<event_type>> decide(const state_type&, const command_type&);
 //   static state_type evolve(state_type, const event_type&);
 //   static const std::string& stream_of(const command_type&);   // target stream id
+//   static bool owns_stream(std::string_view);  // optional: the stream ids of this type
+//                                               // (others are refused: invalid_argument)
 //   static std::uint64_t command_hash(const command_type&);     // stable content hash
 //   static std::string_view event_type_name(const event_type&);
 //   static std::uint16_t event_schema_version(const event_type&);

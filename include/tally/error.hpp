@@ -35,10 +35,15 @@ enum class error_code : std::uint8_t {
   shutting_down = 16,            ///< the runtime is stopping and takes no new work
   unknown_aggregate = 17,        ///< no aggregate type with that name is registered
   internal_error = 18,           ///< a bug: an invariant did not hold
+  // Transfers (added after the codes above; values stay stable).
+  accounts_must_be_different = 19,  ///< a transfer from an account to itself
+  transfers_in_progress = 20,    ///< close of an account with outgoing transfers not settled
+  transfer_not_found = 21,       ///< query or step for a transfer that was never requested
+  transfer_already_exists = 22,  ///< request for a transfer id that is already taken
 };
 
 /// Number of error codes including `none`; used to size per-code counters.
-inline constexpr std::size_t error_code_count = 19;
+inline constexpr std::size_t error_code_count = 23;
 
 /// Returns the stable snake_case name of `code`, e.g. "insufficient_funds".
 std::string_view to_string(error_code code) noexcept;

@@ -78,6 +78,8 @@ private:
 ///   on a version conflict or command-id conflict it replies the rejection and sends
 ///   (rollback_atom, stream_id) to `origin` so the aggregate reloads its state.
 /// - (outcome_atom, command_id, uint64 hash, string stream) -> command_reply (duplicate)
+/// - (outcome_atom, command_id, uint64 hash, string stream, command_reply if_unknown)
+///   -> the original outcome when the id was applied, otherwise `if_unknown`
 /// - (load_atom, string stream, bool use_snapshot) -> loaded_stream (sees every append
 ///   the store received before it)
 /// - (read_stream_atom, string stream, uint64 from_version, uint64 max) -> vector<recorded_event>

@@ -19,6 +19,7 @@
 #include "tally/journal.hpp"
 #include "tally/log_histogram.hpp"
 #include "tally/read_models.hpp"
+#include "tally/transfer.hpp"
 
 // Our error codes travel as caf::error with category "tally".
 CAF_ERROR_CODE_ENUM(tally::error_code, "tally")
@@ -49,6 +50,7 @@ using drain_atom = caf::atom_constant<caf::atom("drain")>;
 using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using resident_atom = caf::atom_constant<caf::atom("resident")>;
 using catch_up_atom = caf::atom_constant<caf::atom("catchup")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 
 /// Converts our error code into a caf::error of category "tally".
 inline caf::error make_caf_error(error_code code) { return caf::make_error(code); }
@@ -87,6 +89,22 @@ struct command_envelope {
 struct command_reply {
   error_code outcome = error_code::none;
   std::uint64_t stream_version = 0;
+  std::uint64_t position = 0;
+  bool duplicate = false;
+
+  bool accepted() const noexcept { return outcome == error_code::none; }
+};
+
+/// The outcome of a transfer request. `outcome == none`: the transfer reached an end,
+/// `status` says which (completed, or failed with `reason`: its debit or credit was
+/// refused; a failed transfer moved no money), and `position` is the global position
+/// of its last event (for read-your-writes). Otherwise `outcome` names the rule the
+/// request broke (no event was appended). `duplicate`: the transfer id had been
+/// requested before; this is its outcome, nothing was requested now.
+struct transfer_reply {
+  error_code outcome = error_code::none;
+  bank::transfer_status status = bank::transfer_status::not_requested;
+  error_code reason = error_code::none;
   std::uint64_t position = 0;
   bool duplicate = false;
 
@@ -216,7 +234,32 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, totals_view& x) {
   return f(caf::meta::type_name("totals_view"), x.total_balance, x.total_balance_overflow,
            x.accounts_open, x.accounts_closed, x.events, x.total_deposited, x.total_withdrawn,
-           x.as_of_position);
+           x.money_in_flight, x.as_of_position);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfer_reply& x) {
+  return f(caf::meta::type_name("transfer_reply"), x.outcome, x.status, x.reason, x.position,
+           x.duplicate);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfer_view& x) {
+  return f(caf::meta::type_name("transfer_view"), x.transfer_id, x.exists, x.status, x.source,
+           x.target, x.amount, x.reason, x.debited, x.credited, x.refunded, x.settled,
+           x.in_flight, x.requested_position, x.last_position);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfers_page& x) {
+  return f(caf::meta::type_name("transfers_page"), x.transfers, x.money_in_flight,
+           x.transfers_in_progress, x.transfers_completed, x.transfers_failed, x.as_of_position);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfers_query& x) {
+  return f(caf::meta::type_name("transfers_query"), x.transfer_id, x.after_transfer_id,
+           x.max_transfers);
 }
 
 template <class Inspector>
@@ -287,7 +330,49 @@ typename Inspector::result_type inspect(Inspector& f, close_account& x) {
   return f(caf::meta::type_name("close_account"), x.account_id);
 }
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, debit_for_transfer& x) {
+  return f(caf::meta::type_name("debit_for_transfer"), x.account_id, x.transfer_id, x.amount);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, credit_for_transfer& x) {
+  return f(caf::meta::type_name("credit_for_transfer"), x.account_id, x.transfer_id, x.amount);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, refund_for_transfer& x) {
+  return f(caf::meta::type_name("refund_for_transfer"), x.account_id, x.transfer_id, x.amount);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, settle_transfer& x) {
+  return f(caf::meta::type_name("settle_transfer"), x.account_id, x.transfer_id);
+}
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, account_command& x) {
+  return tally::detail::inspect_variant(f, x);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfer_money& x) {
+  return f(caf::meta::type_name("transfer_money"), x.transfer_id, x.source, x.target, x.amount);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, request_transfer& x) {
+  return f(caf::meta::type_name("request_transfer"), x.transfer_stream, x.source, x.target,
+           x.amount);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, begin_compensation& x) {
+  return f(caf::meta::type_name("begin_compensation"), x.transfer_stream, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, complete_transfer& x) {
+  return f(caf::meta::type_name("complete_transfer"), x.transfer_stream);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, fail_transfer& x) {
+  return f(caf::meta::type_name("fail_transfer"), x.transfer_stream, x.reason);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, transfer_command& x) {
   return tally::detail::inspect_variant(f, x);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tally/bank.hpp"
+#include "tally/transfer.hpp"
 
 namespace tally {
 
@@ -42,7 +43,9 @@ struct history_page {
 /// Limit on one history page.
 inline constexpr std::uint64_t history_page_events_max = 1000;
 
-/// Bank-wide totals.
+/// Bank-wide totals. At every position:
+///   total_balance + money_in_flight == total_deposited - total_withdrawn
+/// (money is neither created nor lost; transfers only move it).
 struct totals_view {
   money total_balance = 0;           ///< sum of all balances
   bool total_balance_overflow = false;  ///< the true sum does not fit in int64
@@ -51,6 +54,35 @@ struct totals_view {
   std::uint64_t events = 0;          ///< account events applied
   money total_deposited = 0;         ///< sum of all deposits (saturating)
   money total_withdrawn = 0;         ///< sum of all withdrawals (saturating)
+  money money_in_flight = 0;         ///< debited for transfers, not yet credited or refunded
+  std::uint64_t as_of_position = 0;
+};
+
+/// One transfer as the transfers projection knows it.
+struct transfer_view {
+  std::string transfer_id;
+  bool exists = false;  ///< false: never requested
+  bank::transfer_status status = bank::transfer_status::not_requested;
+  std::string source;
+  std::string target;
+  money amount = 0;
+  error_code reason = error_code::none;  ///< why it failed or is compensating
+  bool debited = false;
+  bool credited = false;
+  bool refunded = false;
+  bool settled = false;
+  money in_flight = 0;  ///< debited and neither credited nor refunded yet
+  std::uint64_t requested_position = 0;
+  std::uint64_t last_position = 0;  ///< position of its latest event (any stream)
+};
+
+/// Transfers: one of them, or those not finished yet, and the money in flight.
+struct transfers_page {
+  std::vector<transfer_view> transfers;
+  money money_in_flight = 0;
+  std::uint64_t transfers_in_progress = 0;  ///< requested, not completed or failed
+  std::uint64_t transfers_completed = 0;
+  std::uint64_t transfers_failed = 0;
   std::uint64_t as_of_position = 0;
 };
 
@@ -67,5 +99,16 @@ struct history_query {
 };
 
 struct totals_query {};
+
+/// With a transfer id: that transfer (a view with exists = false when unknown).
+/// Without: up to `max_transfers` unfinished transfers in transfer id order, after
+/// `after_transfer_id` (for paging; empty: from the first).
+struct transfers_query {
+  std::string transfer_id;
+  std::string after_transfer_id;
+  std::uint64_t max_transfers = 100;  ///< at most transfers_page_max
+};
+
+inline constexpr std::uint64_t transfers_page_max = 1000;
 
 }  // namespace tally

@@ -36,6 +36,11 @@ struct runtime_config {
   std::shared_ptr<checkpoint_store> checkpoints;
   event_store_options store;
   router_options accounts;
+  /// The transfer aggregates (one per transfer stream).
+  router_options transfers;
+  /// Transfers driven at once by the transfer process manager; more are refused
+  /// with limit_exceeded.
+  std::size_t transfers_in_progress_max = 10000;
   projection_options projections;
   /// Timeout of the blocking convenience calls (command and query round trips).
   std::chrono::milliseconds call_timeout{std::chrono::seconds{30}};
@@ -98,8 +103,9 @@ public:
   static void configure_private(caf::actor_system_config& config, std::size_t worker_threads = 0);
 
   /// Starts a runtime inside `system`, which must outlive it. Spawns the event store,
-  /// the account router and the three bank projections. Errors: store_unavailable
-  /// when the journal cannot be used.
+  /// the account and transfer routers, the transfer process manager and the four
+  /// bank projections, then resumes every unfinished transfer found in the journal
+  /// (in the background). Errors: store_unavailable when the journal cannot be used.
   static result<std::unique_ptr<runtime>> start(caf::actor_system& system, runtime_config config = {});
 
   /// Starts a runtime with a private actor system (see configure_private()).
@@ -122,6 +128,10 @@ public:
   const caf::actor& balances() const noexcept;
   const caf::actor& histories() const noexcept;
   const caf::actor& totals_projection() const noexcept;
+  /// The transfer process manager: bank::transfer_money -> transfer_reply.
+  const caf::actor& transfer_manager() const noexcept;
+  /// Projection of transfers: (query_atom, transfers_query, min_position, wait_ms).
+  const caf::actor& transfers_projection() const noexcept;
   const runtime_config& config() const noexcept;
 
   // -- Commands --------------------------------------------------------------------------
@@ -138,7 +148,34 @@ public:
                      std::function<void(result<command_reply>)> done);
 
   /// Sends a command and waits for its reply (at most config().call_timeout).
+  /// Only client commands (bank::is_client_command): transfer steps are the transfer
+  /// process manager's (invalid_argument).
   result<command_reply> execute(bank::account_command command, const command_options& options = {});
+
+  // -- Transfers ---------------------------------------------------------------------------
+
+  /// Moves money between two accounts (tally/transfer.hpp) and answers once the
+  /// transfer completed or failed. `request.transfer_id` is the idempotency key: a
+  /// retry answers the original outcome (and resumes the transfer if it was cut
+  /// short). A failure (store_unavailable, timeout, ...) leaves the transfer in doubt;
+  /// retry with the same id. Never blocks.
+  void transfer_async(bank::transfer_money request, std::function<void(result<transfer_reply>)> done);
+
+  /// transfer_async() and wait (at most config().call_timeout).
+  result<transfer_reply> transfer(bank::transfer_money request);
+
+  /// One transfer's state from the transfers read model (exists = false when the id
+  /// was never requested), waiting for min_position like balance().
+  result<transfer_view> transfer_state(const std::string& transfer_id, std::uint64_t min_position = 0,
+                                       std::chrono::milliseconds wait = std::chrono::seconds{5});
+
+  /// Unfinished transfers and the money in flight (see transfers_query).
+  result<transfers_page> transfers(const transfers_query& query, std::uint64_t min_position = 0,
+                                   std::chrono::milliseconds wait = std::chrono::seconds{5});
+
+  /// Resumes unfinished transfers now (start() does it once); answers how many were
+  /// picked up. For hosts and tests that want to wait for the resume.
+  result<std::uint64_t> resume_transfers();
 
   // -- Queries (read models) ------------------------------------------------------------
 
@@ -259,10 +296,13 @@ private:
   std::shared_ptr<append_queue> queue_;
   caf::actor store_;
   caf::actor accounts_;
-  caf::actor gateway_;  ///< serves execute_async
+  caf::actor gateway_;  ///< serves execute_async and transfer_async
+  caf::actor transfer_router_;
+  caf::actor transfer_manager_;
   caf::actor balances_;
   caf::actor histories_;
   caf::actor totals_;
+  caf::actor transfers_;
   std::vector<caf::actor> extra_routers_;
   bool stopped_ = false;
 };

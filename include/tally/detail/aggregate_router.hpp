@@ -8,6 +8,8 @@
 #include <functional>
 #include <list>
 #include <string>
+#include <string_view>
+#include <type_traits>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +18,23 @@
 #include "tally/detail/aggregate_actor.hpp"
 
 namespace tally::detail {
+
+template <class Aggregate, class = void>
+struct has_owns_stream : std::false_type {};
+template <class Aggregate>
+struct has_owns_stream<Aggregate, std::void_t<decltype(Aggregate::owns_stream(std::string_view{}))>>
+  : std::true_type {};
+
+/// A valid stream id that belongs to Aggregate (when it says which ids it owns): a
+/// command for another aggregate type's stream must never rehydrate its events.
+template <class Aggregate>
+bool owns_stream(const std::string& stream_id) {
+  if (!is_valid_stream_id(stream_id))
+    return false;
+  if constexpr (has_owns_stream<Aggregate>::value)
+    return Aggregate::owns_stream(stream_id);
+  return true;
+}
 
 /// A command held back while its stream's previous actor passivates.
 struct waiting_command {
@@ -184,7 +203,7 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
         return;
       }
       const auto& stream_id = Aggregate::stream_of(envelope.command);
-      if (envelope.id.is_nil() || !is_valid_stream_id(stream_id)) {
+      if (envelope.id.is_nil() || !owns_stream<Aggregate>(stream_id)) {
         self->make_response_promise().deliver(command_reply{error_code::invalid_argument, 0, 0, false});
         return;
       }
@@ -203,7 +222,7 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
     [self](query_atom, const std::string& stream_id) {
       // The write-side state of one stream (rehydrating it if needed).
       auto promise = self->make_response_promise();
-      if (!is_valid_stream_id(stream_id)) {
+      if (!owns_stream<Aggregate>(stream_id)) {
         promise.deliver(make_caf_error(error_code::invalid_argument));
         return;
       }

@@ -14,7 +14,14 @@ namespace {
 
 __extension__ typedef __int128 int128;
 
-account_state open_with(money balance) { return account_state{account_status::open, balance}; }
+account_state with_status(account_status status, money balance) {
+  account_state state;
+  state.status = status;
+  state.balance = balance;
+  return state;
+}
+
+account_state open_with(money balance) { return with_status(account_status::open, balance); }
 
 error_code rejection_of(const account_state& state, const account_command& command) {
   auto decision = decide(state, command);
@@ -33,7 +40,7 @@ TEST(account_decider, opens_a_new_account) {
 
 TEST(account_decider, rejects_opening_an_existing_or_closed_account) {
   EXPECT_EQ(rejection_of(open_with(0), open_account{"a"}), error_code::account_already_exists);
-  EXPECT_EQ(rejection_of(account_state{account_status::closed, 0}, open_account{"a"}),
+  EXPECT_EQ(rejection_of(with_status(account_status::closed, 0), open_account{"a"}),
             error_code::account_already_exists);
 }
 
@@ -47,7 +54,7 @@ TEST(account_decider, rejects_non_positive_amounts_before_anything_else) {
 }
 
 TEST(account_decider, rejects_commands_for_missing_or_closed_accounts) {
-  account_state closed{account_status::closed, 0};
+  account_state closed = with_status(account_status::closed, 0);
   EXPECT_EQ(rejection_of(account_state{}, deposit_money{"a", 5}), error_code::account_not_found);
   EXPECT_EQ(rejection_of(account_state{}, withdraw_money{"a", 5}), error_code::account_not_found);
   EXPECT_EQ(rejection_of(account_state{}, close_account{"a"}), error_code::account_not_found);
@@ -95,7 +102,7 @@ TEST(account_decider, payloads_round_trip_and_bad_payloads_are_errors) {
 
 TEST(account_decider, state_encoding_round_trips_and_rejects_garbage) {
   for (auto state : {account_state{}, open_with(0), open_with(123456789),
-                     account_state{account_status::closed, 0}}) {
+                     with_status(account_status::closed, 0)}) {
     auto decoded = decode_state(encode_state(state));
     ASSERT_TRUE(decoded);
     EXPECT_EQ(*decoded, state);
