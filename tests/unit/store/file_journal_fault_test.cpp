@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 
-#include "fault_file_system.hpp"
+#include "support/fault_file_system.hpp"
 #include "journal_test_support.hpp"
 #include "store/verify.hpp"
 #include "tally/file_journal.hpp"

@@ -12,7 +12,7 @@
 #include <filesystem>
 #include <random>
 
-#include "fault_file_system.hpp"
+#include "support/fault_file_system.hpp"
 #include "journal_test_support.hpp"
 #include "store/file_system.hpp"
 #include "store/verify.hpp"

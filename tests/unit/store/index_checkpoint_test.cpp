@@ -6,7 +6,7 @@
 #include <random>
 #include <set>
 
-#include "fault_file_system.hpp"
+#include "support/fault_file_system.hpp"
 #include "journal_test_support.hpp"
 #include "store/file_journal.hpp"
 #include "tally/file_journal.hpp"

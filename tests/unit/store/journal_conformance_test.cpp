@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "fault_file_system.hpp"
+#include "support/fault_file_system.hpp"
 #include "journal_test_support.hpp"
 #include "tally/file_journal.hpp"
 #include "tally/journal.hpp"

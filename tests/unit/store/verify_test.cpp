@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fault_file_system.hpp"
+#include "support/fault_file_system.hpp"
 #include "journal_test_support.hpp"
 #include "store/file_journal.hpp"
 #include "store/record_codec.hpp"

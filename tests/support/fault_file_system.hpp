@@ -83,6 +83,16 @@ public:
   /// are released, faults and the crash point are cleared.
   void crash(unsynced_bytes mode = unsynced_bytes::dropped, std::uint64_t seed = 0);
 
+  /// The process dies and the machine keeps running (kill -9): from now on every
+  /// operation fails as after a power loss, so nothing the dying process still runs
+  /// (destructors) reaches the disk. Follow with restart_process() or crash().
+  void kill_process();
+
+  /// Restarts a process that died without a power loss: unsynced bytes and entries
+  /// stay (the page cache survives), locks are released, faults and the crash point
+  /// are cleared.
+  void restart_process();
+
   /// Test access to current contents, bypassing faults and counting.
   std::optional<std::string> contents(const std::string& path) const;
   /// Replaces a file's contents durably (for corruption tests); creates it if needed.

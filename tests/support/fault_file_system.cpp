@@ -1,4 +1,4 @@
-#include "fault_file_system.hpp"
+#include "support/fault_file_system.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -336,6 +336,19 @@ void fault_file_system::crash(unsynced_bytes mode, std::uint64_t seed) {
   }
   current_ = survivors;
   durable_ = survivors;
+  faults_.clear();
+  crash_at_ = 0;
+  dead_ = false;
+  locks_.clear();
+}
+
+void fault_file_system::kill_process() {
+  std::lock_guard guard{mutex_};
+  dead_ = true;
+}
+
+void fault_file_system::restart_process() {
+  std::lock_guard guard{mutex_};
   faults_.clear();
   crash_at_ = 0;
   dead_ = false;
