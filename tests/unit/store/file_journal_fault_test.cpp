@@ -108,3 +108,44 @@ TEST(file_journal_faults, eio_and_enospc_at_every_nth_operation_never_lose_ackno
 
 }  // namespace
 }  // namespace tally::testing
+
+namespace tally::testing {
+namespace {
+
+// After a failed fdatasync the journal stops and the process exits; a restart without
+// a power loss finds the failed batch whole in the page cache and serves it (retries
+// are answered "duplicate", projections apply it). What it serves must survive the next
+// power loss: recovery makes the tail durable first. (The bank simulation found this:
+// a power loss took such a batch back, and with newer segments after it the torn one
+// made the journal refuse to open.)
+TEST(file_journal_faults, a_batch_found_after_a_failed_sync_is_made_durable_before_it_is_served) {
+  std::uint64_t seed = test_seed(4711);
+  SCOPED_TRACE(seed_trace(seed));
+  workload work = make_workload(seed, 2);
+  fault_file_system fs;
+  {
+    auto target = open_file_journal(fs, options);
+    ASSERT_TRUE(target) << target.error().to_string();
+    ASSERT_TRUE((*target)->append_batch(work.batches[0]).is_ok());
+    fs.inject_fault(fault_operation::sync, 1, EIO, fault_persistence::once);
+    EXPECT_EQ((*target)->append_batch(work.batches[1]).code(), error_code::store_unavailable);
+  }
+  fs.restart_process();  // the process died, the machine did not: the page cache stays
+  std::vector<recorded_event> served;
+  {
+    auto reopened = open_file_journal(fs, options);
+    ASSERT_TRUE(reopened) << reopened.error().to_string();
+    served = read_everything(**reopened);
+    ASSERT_EQ(served, work.events_of_first(2)) << "the failed batch is whole in the page cache";
+  }
+  fs.crash(unsynced_bytes::dropped, seed);
+  auto recovered = open_file_journal(fs, options);
+  ASSERT_TRUE(recovered) << recovered.error().to_string();
+  auto after_power_loss = read_everything(**recovered);
+  ASSERT_EQ(after_power_loss.size(), served.size())
+    << "a power loss took back events the journal had served";
+  EXPECT_TRUE(after_power_loss == served);
+}
+
+}  // namespace
+}  // namespace tally::testing
