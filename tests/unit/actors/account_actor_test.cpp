@@ -159,6 +159,33 @@ TEST_F(bank_fixture, a_retried_command_gets_the_original_outcome_and_appends_not
             error_code::command_id_reused_with_different_payload);
 }
 
+TEST_F(bank_fixture, a_retry_with_the_expected_version_it_was_applied_at_gets_the_original_outcome) {
+  // A client that sends an expected version and retries after a lost reply sends the
+  // version from before its command was applied; once the account has forgotten the id
+  // (passivation, a restart), only the store knows it. The retry must get the original
+  // outcome, not wrong_expected_version. (The bank simulation found this.)
+  router_options options;
+  options.idle_max = std::chrono::seconds{1};
+  options.sweep_interval = std::chrono::milliseconds{100};
+  start(options);
+  execute(open_account{"a"});
+  auto deposit = envelope(deposit_money{"a", 40}, 1);
+  auto first = world.ask<command_reply>(router, deposit);
+  ASSERT_TRUE(first.accepted());
+  world.advance(std::chrono::seconds{2});
+  ASSERT_EQ(counters().resident, 0u) << "the account must have forgotten the id";
+  auto retry = world.ask<command_reply>(router, deposit);
+  EXPECT_TRUE(retry.accepted()) << to_string(retry.outcome);
+  EXPECT_TRUE(retry.duplicate);
+  EXPECT_EQ(retry.position, first.position);
+  EXPECT_EQ(retry.stream_version, first.stream_version);
+  // A new command with a stale expected version is still refused, with the version.
+  auto stale = world.ask<command_reply>(router, envelope(deposit_money{"a", 1}, 1));
+  EXPECT_EQ(stale.outcome, error_code::wrong_expected_version);
+  EXPECT_EQ(stale.stream_version, 2u);
+  EXPECT_EQ(replayed_balance("a"), 40);
+}
+
 TEST_F(bank_fixture, passivates_idle_accounts_and_rehydrates_them_on_the_next_command) {
   router_options options;
   options.idle_max = std::chrono::seconds{1};

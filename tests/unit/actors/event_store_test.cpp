@@ -167,7 +167,9 @@ TEST_F(event_store_fixture, a_load_waits_for_appends_received_before_it) {
 }
 
 TEST_F(event_store_fixture, snapshots_are_saved_after_the_events_they_cover) {
-  append(make_append("a", 0, id_of(1), 2));
+  // As an aggregate sends them: the append, then the snapshot of the state after it,
+  // both before the store commits.
+  caf::anon_send(store, append_atom::value, make_append("a", 0, id_of(1), 2), origin);
   caf::anon_send(store, snapshot_atom::value, snapshot{"a", 2, 1, "state"});
   world.run();
   auto saved = journal->load_snapshot("a");
@@ -176,6 +178,35 @@ TEST_F(event_store_fixture, snapshots_are_saved_after_the_events_they_cover) {
   auto loaded = world.ask<loaded_stream>(store, load_atom::value, std::string{"a"}, true);
   EXPECT_TRUE(loaded.has_snapshot);
   EXPECT_TRUE(loaded.events.empty());
+}
+
+TEST_F(event_store_fixture, drops_a_snapshot_of_an_append_it_refused) {
+  // An aggregate snapshots its state when it decides, before the store checks the
+  // append. When the store refuses that append, the snapshot describes events that
+  // never exist, and the aggregate's next append (after it reloads) takes the same
+  // version with other events: saving the snapshot after that append would make every
+  // later rehydration start from the refused state. (The bank simulation found this.)
+  auto first = append(make_append("a", 0, id_of(1)));
+  world.run();
+  ASSERT_TRUE((**first)->accepted());
+  auto refused = append(make_append("a", 5, id_of(2)));
+  world.run();
+  ASSERT_EQ((**refused)->outcome, error_code::wrong_expected_version);
+  ASSERT_EQ(seen->rollbacks.size(), 1u);
+  // Both arrive before the store commits anything: they share one batch.
+  caf::anon_send(store, snapshot_atom::value, snapshot{"a", 2, 1, "the refused state"});
+  caf::anon_send(store, append_atom::value, make_append("a", 1, id_of(3)), origin);
+  world.run();
+  ASSERT_EQ(journal->stream_version("a"), 2u);
+  ASSERT_TRUE(journal->find_command(id_of(3)).has_value());
+  auto saved = journal->load_snapshot("a");
+  EXPECT_FALSE(saved.has_value()) << "saved a snapshot of a refused append: " << saved->state;
+  // A snapshot of an accepted append is still saved.
+  caf::anon_send(store, snapshot_atom::value, snapshot{"a", 2, 1, "the accepted state"});
+  world.run();
+  saved = journal->load_snapshot("a");
+  ASSERT_TRUE(saved.has_value());
+  EXPECT_EQ(saved->state, "the accepted state");
 }
 
 TEST(event_store, fails_stop_when_the_journal_fails) {
