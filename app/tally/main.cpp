@@ -1,11 +1,12 @@
 // tally: the operator's command-line tool. Talks to a running tallyd over HTTP
-// (open, deposit, withdraw, close, balance, events, state, totals, health, tail) or
-// reads a data directory offline (verify, inspect). Human output by default, --json
-// for scripts (the daemon's JSON body, one object per line).
+// (open, deposit, withdraw, close, transfer, balance, events, state, transfer-status,
+// totals, health, tail) or reads a data directory offline (verify, inspect). Human
+// output by default, --json for scripts (the daemon's JSON body, one object per line).
 //
-// Exit codes: 0 success; 1 the bank refused the command (409/422) or verify found
-// errors; 2 usage error or invalid input (400); 3 not found (404); 4 unauthorized
-// (401); 5 daemon unreachable or unavailable (connection failure, 5xx, timeout).
+// Exit codes: 0 success; 1 the bank refused the command (409/422), a transfer failed,
+// or verify found errors; 2 usage error or invalid input (400); 3 not found (404); 4
+// unauthorized (401); 5 daemon unreachable or unavailable (connection failure, 5xx,
+// timeout).
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -169,10 +170,12 @@ int main(int argc, char** argv) {
   app.add_flag("--json", options.as_json, "print JSON (one object per line) instead of text");
   app.add_option("--timeout-ms", options.timeout_ms, "per-request timeout")->capture_default_str()
     ->check(CLI::Range(1, 3'600'000));
-  app.footer("Exit codes: 0 ok, 1 rejected by the bank / verify failed, 2 usage or invalid input,\n"
-             "3 not found, 4 unauthorized, 5 daemon unreachable or unavailable.");
+  app.footer("Exit codes: 0 ok, 1 rejected by the bank / transfer failed / verify failed,\n"
+             "2 usage or invalid input, 3 not found, 4 unauthorized, 5 daemon unreachable or\n"
+             "unavailable.");
 
   std::string account, amount_text, command_id_text, at_text, directory, stream;
+  std::string source, target, transfer_id_text;
   std::uint64_t version = 0, min_position = 0, from_version = 1, limit = 100, from = 1, count = 0;
   std::uint64_t inspect_from = 1, inspect_limit = UINT64_MAX;
   auto add_command_id = [&](CLI::App* sub) {
@@ -193,6 +196,12 @@ int main(int argc, char** argv) {
   auto* close = app.add_subcommand("close", "close an account (balance must be 0)");
   close->add_option("account", account, "account id")->required();
   add_command_id(close);
+  auto* transfer = app.add_subcommand("transfer", "move minor units from one account to another");
+  transfer->add_option("source", source, "account to debit")->required();
+  transfer->add_option("target", target, "account to credit")->required();
+  transfer->add_option("amount", amount_text, "amount in minor units (integer > 0)")->required();
+  transfer->add_option("--transfer-id", transfer_id_text,
+                       "idempotency key (default: a new random id, printed so you can retry)");
   auto* balance = app.add_subcommand("balance", "balance of an account (read model)");
   balance->add_option("account", account, "account id")->required();
   balance->add_option("--min-position", min_position, "wait until the read model reached it");
@@ -206,6 +215,9 @@ int main(int argc, char** argv) {
   auto* at_option = state->add_option("--at", at_text,
                                       "as of a time: RFC 3339 UTC or nanoseconds since the epoch");
   version_option->excludes(at_option);
+  auto* transfer_status = app.add_subcommand("transfer-status", "state of a transfer (read model)");
+  transfer_status->add_option("transfer", transfer_id_text, "transfer id")->required();
+  transfer_status->add_option("--min-position", min_position, "wait until the read model reached it");
   auto* totals = app.add_subcommand("totals", "bank-wide totals");
   auto* health = app.add_subcommand("health", "daemon liveness and store status");
   auto* tail = app.add_subcommand("tail", "follow the event feed (server-sent events)");
@@ -266,13 +278,63 @@ int main(int argc, char** argv) {
       what = deposit->parsed() ? "deposit" : "withdraw";
     }
     auto response = daemon.request("POST", target, dump(body));
-    if (!response.ok())
+    // No answer, or a 5xx (store unavailable, ...): the command may have been applied.
+    if (!response.ok() || response.status >= 500)
       std::cerr << "tally: the outcome is unknown; retry with --command-id " << command_id_text << "\n";
     return finish(options, response, what, [&](const json& reply) {
       std::cout << reply.value("outcome", "?") << ": " << reply.value("command", what) << " "
                 << reply.value("account_id", account) << " version=" << reply.value("version", 0)
                 << " position=" << reply.value("position", 0) << " command_id=" << command_id_text
                 << (response.header("idempotent-replayed") == "true" ? " (replayed)" : "") << "\n";
+    });
+  }
+  if (transfer->parsed()) {
+    auto amount = parse_amount(amount_text);
+    if (!amount) {
+      std::cerr << "tally: amount must be an integer number of minor units, got '" << amount_text
+                << "'\n";
+      return exit_usage;
+    }
+    if (transfer_id_text.empty())
+      transfer_id_text = tally::to_string(tally::command_id::random());
+    json body{{"transfer_id", transfer_id_text}, {"source", source}, {"target", target},
+              {"amount", *amount}};
+    auto response = daemon.request("POST", "/transfers", dump(body));
+    // A transfer that got no answer, or a 5xx, may still be running or resume later.
+    if (!response.ok() || response.status >= 500)
+      std::cerr << "tally: the outcome is unknown; retry with --transfer-id " << transfer_id_text
+                << "\n";
+    auto code = finish(options, response, "transfer", [&](const json& reply) {
+      std::cout << reply.value("outcome", "?") << ": transfer " << transfer_id_text << " "
+                << reply.value("source", source) << " -> " << reply.value("target", target) << " "
+                << money_text(reply, "amount");
+      if (reply.contains("reason"))
+        std::cout << " reason=" << reply.value("reason", "");
+      std::cout << " position=" << reply.value("position", 0)
+                << (reply.value("duplicate", false) ? " (replayed)" : "") << "\n";
+    });
+    // A failed transfer is answered 200 (it ran to its end) but moved no money.
+    auto reply = json::parse(response.body, nullptr, false);
+    if (code == exit_ok && reply.is_object() && reply.value("outcome", "") == "failed")
+      return exit_rejected;
+    return code;
+  }
+  if (transfer_status->parsed()) {
+    std::string target_path = "/transfers/" + transfer_id_text;
+    if (min_position > 0)
+      target_path += "?min_position=" + std::to_string(min_position);
+    auto response = daemon.request("GET", target_path);
+    return finish(options, response, "transfer-status", [&](const json& view) {
+      std::cout << view.value("transfer_id", transfer_id_text) << " " << view.value("status", "?")
+                << ": " << view.value("source", "") << " -> " << view.value("target", "") << " "
+                << money_text(view, "amount");
+      for (const char* step : {"debited", "credited", "refunded", "settled"})
+        if (view.value(step, false))
+          std::cout << " " << step;
+      if (view.contains("reason"))
+        std::cout << " reason=" << view.value("reason", "");
+      std::cout << " in_flight=" << money_text(view, "in_flight")
+                << " as_of_position=" << view.value("as_of_position", 0) << "\n";
     });
   }
   if (balance->parsed()) {
@@ -313,7 +375,8 @@ int main(int argc, char** argv) {
   }
   if (totals->parsed())
     return finish(options, daemon.request("GET", "/totals"), "totals", [&](const json& view) {
-      std::cout << "total " << money_text(view, "total_balance") << " accounts_open="
+      std::cout << "total " << money_text(view, "total_balance") << " in_flight "
+                << money_text(view, "money_in_flight") << " accounts_open="
                 << view.value("accounts_open", 0) << " accounts_closed=" << view.value("accounts_closed", 0)
                 << " events=" << view.value("events", 0) << " as_of_position="
                 << view.value("as_of_position", 0) << "\n";

@@ -108,6 +108,19 @@ void bank_gateway::execute(bank::account_command command, command_id id,
   bank_.execute_async(std::move(command), options, std::move(done));
 }
 
+void bank_gateway::transfer(bank::transfer_money request, callback<transfer_reply> done) {
+  bank_.transfer_async(std::move(request), std::move(done));
+}
+
+void bank_gateway::transfer_state(std::string transfer_id, std::uint64_t min_position,
+                                  std::chrono::milliseconds wait, callback<transfers_page> done) {
+  transfers_query query;
+  query.transfer_id = std::move(transfer_id);
+  query_async<transfers_page>(queries_, bank_.transfers_projection(), std::move(done),
+                              query_atom::value, std::move(query), min_position,
+                              static_cast<std::uint64_t>(wait.count()));
+}
+
 void bank_gateway::balance(std::string account_id, std::uint64_t min_position,
                            std::chrono::milliseconds wait, callback<balance_view> done) {
   query_async<balance_view>(queries_, bank_.balances(), std::move(done), query_atom::value,
@@ -153,41 +166,87 @@ void bank_gateway::store_health(callback<store_status> done) {
 }
 
 void bank_gateway::metrics(callback<runtime_metrics> done) {
-  // One actor asks everything in sequence; /metrics is scraped rarely.
+  // One actor asks everything at once and answers when the last reply arrived (or at
+  // the first failure); /metrics is scraped rarely. Every callback runs in that actor,
+  // so the shared job needs no lock.
+  struct metrics_job {
+    runtime_metrics out;
+    int replies_pending = 0;
+    bool answered = false;
+    callback<runtime_metrics> done;
+  };
+  auto job = std::make_shared<metrics_job>();
+  job->done = std::move(done);
   auto store = bank_.event_store();
   auto accounts = bank_.accounts();
-  auto projections = std::vector<caf::actor>{bank_.balances(), bank_.histories(),
-                                             bank_.totals_projection()};
+  auto balances = bank_.balances();
+  auto histories = bank_.histories();
+  auto totals = bank_.totals_projection();
+  auto transfers = bank_.transfers_projection();
   auto timeout = call_timeout_;
   bank_.system().spawn([=](caf::event_based_actor* self) {
-    auto out = std::make_shared<runtime_metrics>();
-    auto fail = [done](caf::error& failure) { done(to_status(failure)); };
-    self->request(store, timeout, status_atom::value).then(
-      [=](store_status& health) {
-        out->store = std::move(health);
-        self->request(accounts, timeout, resident_atom::value).then(
-          [=](detail::router_counters& counters) {
-            out->accounts = counters;
-            self->request(projections[0], timeout, head_atom::value).then(
-              [=](std::uint64_t balances) {
-                out->balances_position = balances;
-                self->request(projections[1], timeout, head_atom::value).then(
-                  [=](std::uint64_t history) {
-                    out->history_position = history;
-                    self->request(projections[2], timeout, head_atom::value).then(
-                      [=](std::uint64_t totals) {
-                        out->totals_position = totals;
-                        done(*out);
-                      },
-                      fail);
-                  },
-                  fail);
-              },
-              fail);
-          },
-          fail);
-      },
-      fail);
+    auto arrived = [job] {
+      if (--job->replies_pending == 0 && !job->answered) {
+        job->answered = true;
+        job->done(job->out);
+      }
+    };
+    auto fail = [job](caf::error& failure) {
+      if (job->answered)
+        return;
+      job->answered = true;
+      job->done(to_status(failure));
+    };
+    job->replies_pending = 6;
+    self->request(store, timeout, status_atom::value)
+      .then(
+        [job, arrived](store_status& health) {
+          job->out.store = std::move(health);
+          arrived();
+        },
+        fail);
+    self->request(accounts, timeout, resident_atom::value)
+      .then(
+        [job, arrived](detail::router_counters& counters) {
+          job->out.accounts = counters;
+          arrived();
+        },
+        fail);
+    self->request(balances, timeout, head_atom::value)
+      .then(
+        [job, arrived](std::uint64_t position) {
+          job->out.balances_position = position;
+          arrived();
+        },
+        fail);
+    self->request(histories, timeout, head_atom::value)
+      .then(
+        [job, arrived](std::uint64_t position) {
+          job->out.history_position = position;
+          arrived();
+        },
+        fail);
+    // The totals and transfers answers carry their projection's position as well.
+    self->request(totals, timeout, query_atom::value, totals_query{}, std::uint64_t{0},
+                  std::uint64_t{0})
+      .then(
+        [job, arrived](totals_view& view) {
+          job->out.totals_position = view.as_of_position;
+          job->out.money_in_flight = view.money_in_flight;
+          arrived();
+        },
+        fail);
+    transfers_query counts_only;
+    counts_only.max_transfers = 0;  // no views, only the counts
+    self->request(transfers, timeout, query_atom::value, counts_only, std::uint64_t{0},
+                  std::uint64_t{0})
+      .then(
+        [job, arrived](transfers_page& page) {
+          job->out.transfers_position = page.as_of_position;
+          job->out.transfers_in_progress = page.transfers_in_progress;
+          arrived();
+        },
+        fail);
   });
 }
 

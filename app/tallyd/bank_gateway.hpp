@@ -21,6 +21,9 @@ struct runtime_metrics {
   std::uint64_t balances_position = 0;
   std::uint64_t history_position = 0;
   std::uint64_t totals_position = 0;
+  std::uint64_t transfers_position = 0;
+  money money_in_flight = 0;                  ///< from the totals read model
+  std::uint64_t transfers_in_progress = 0;    ///< from the transfers read model
 };
 
 /// An account's state rebuilt from its events, and whether the stream has any event.
@@ -38,6 +41,12 @@ public:
   bank_gateway(runtime& bank, std::chrono::milliseconds call_timeout);
 
   void execute(bank::account_command command, command_id id, callback<command_reply> done);
+  /// Runs a transfer; `done` gets its outcome once it completed or failed.
+  void transfer(bank::transfer_money request, callback<transfer_reply> done);
+  /// One transfer from the transfers read model (the page holds exactly one view,
+  /// exists = false when the id was never requested).
+  void transfer_state(std::string transfer_id, std::uint64_t min_position,
+                      std::chrono::milliseconds wait, callback<transfers_page> done);
   void balance(std::string account_id, std::uint64_t min_position, std::chrono::milliseconds wait,
                callback<balance_view> done);
   void history(history_query query, std::uint64_t min_position, std::chrono::milliseconds wait,

@@ -257,6 +257,10 @@ private:
       return;
     }
     route_ = std::move(*matched.value);
+    if (route_.kind == route_kind::transfer) {
+      handle_transfer();
+      return;
+    }
     if (is_command_route(route_.kind)) {
       handle_command();
       return;
@@ -321,6 +325,14 @@ private:
                          self->post([self, state = std::move(state)] { self->finish_state(state); });
                        });
         break;
+      case route_kind::transfer_state:
+        gateway.transfer_state(route_.transfer_id, route_.min_position, wait,
+                               [self](result<transfers_page> page) {
+                                 self->post([self, page = std::move(page)] {
+                                   self->finish_transfer_state(page);
+                                 });
+                               });
+        break;
       case route_kind::event_feed:
         start_feed();
         return;
@@ -346,17 +358,8 @@ private:
       reply_error(decoded.failure);
       return;
     }
-    // Backpressure: a bounded number of commands in the runtime, never a queue here.
-    auto& in_flight = server_->metrics.commands_in_flight;
-    if (in_flight.fetch_add(1) >= static_cast<std::int64_t>(server_->options.commands_in_flight_max)) {
-      in_flight.fetch_sub(1);
-      server_->metrics.commands_refused_backpressure.fetch_add(1);
-      reply_error(make_api_error(503, error_code::limit_exceeded, "too_many_commands_in_flight",
-                                 "the daemon is at commands-in-flight-max; retry later"));
+    if (!enter_in_flight())
       return;
-    }
-    server_->responses_pending.fetch_add(1);
-    counted_pending_ = true;
     auto self = shared_from_this();
     auto command = std::make_shared<decoded_command>(std::move(*decoded.value));
     auto started = started_;
@@ -370,6 +373,83 @@ private:
                                  self->finish_command(*command, kind, reply);
                                });
                              });
+  }
+
+  /// Backpressure: a bounded number of commands and transfers in the runtime, never a
+  /// queue here. Counts one in (and the response as pending), or answers 503 and
+  /// returns false.
+  bool enter_in_flight() {
+    auto& in_flight = server_->metrics.commands_in_flight;
+    if (in_flight.fetch_add(1) >= static_cast<std::int64_t>(server_->options.commands_in_flight_max)) {
+      in_flight.fetch_sub(1);
+      server_->metrics.commands_refused_backpressure.fetch_add(1);
+      reply_error(make_api_error(503, error_code::limit_exceeded, "too_many_commands_in_flight",
+                                 "the daemon is at commands-in-flight-max; retry later"));
+      return false;
+    }
+    server_->responses_pending.fetch_add(1);
+    counted_pending_ = true;
+    return true;
+  }
+
+  void handle_transfer() {
+    auto content_type = request_[http::field::content_type];
+    auto key_field = request_.find("Idempotency-Key");
+    std::string key;
+    if (key_field != request_.end())
+      key = std::string{key_field->value()};
+    auto decoded = decode_transfer({content_type.data(), content_type.size()}, request_.body(),
+                                   key_field != request_.end() ? &key : nullptr);
+    if (!decoded) {
+      reply_error(decoded.failure);
+      return;
+    }
+    if (!enter_in_flight())
+      return;
+    auto self = shared_from_this();
+    auto transfer = std::make_shared<bank::transfer_money>(std::move(*decoded.value));
+    auto started = started_;
+    server_->gateway.transfer(*transfer, [self, transfer, started](result<transfer_reply> reply) {
+      auto& metrics = self->server_->metrics;
+      metrics.transfer_finished(reply ? reply->outcome : reply.error().code(),
+                                reply && reply->status == bank::transfer_status::completed,
+                                clock_type::now() - started);
+      metrics.commands_in_flight.fetch_sub(1);
+      self->post([self, transfer, reply = std::move(reply)] {
+        self->finish_transfer(*transfer, reply);
+      });
+    });
+  }
+
+  void finish_transfer(const bank::transfer_money& request, const result<transfer_reply>& reply) {
+    if (!reply)
+      return reply_error(failure_error(reply.error()));
+    if (!reply->accepted() && !is_rejection(reply->outcome))
+      return reply_error(failure_error(status{reply->outcome}));
+    if (reply->accepted() && !bank::is_finished(reply->status))
+      return reply_error(make_api_error(500, error_code::internal_error, "internal_error",
+                                        "the transfer was answered before it finished"));
+    auto response = make_json_response(http_status_for(*reply),
+                                       encode_transfer_reply(*reply, request), version_, keep_alive_);
+    if (reply->duplicate)
+      response.set("Idempotent-Replayed", "true");
+    send(std::move(response));
+  }
+
+  void finish_transfer_state(const result<transfers_page>& page) {
+    if (!page)
+      return reply_error(failure_error(page.error()));
+    if (page->transfers.size() != 1)
+      return reply_error(make_api_error(500, error_code::internal_error, "internal_error",
+                                        "the transfers read model did not answer one transfer"));
+    const auto& view = page->transfers.front();
+    if (!view.exists) {
+      auto body = error_body(make_api_error(404, error_code::transfer_not_found, "transfer_not_found",
+                                            "no transfer with this id was requested"));
+      body["as_of_position"] = page->as_of_position;
+      return send(make_json_response(404, body, version_, keep_alive_));
+    }
+    reply_json(200, encode_transfer(view, page->as_of_position));
   }
 
   void finish_command(const decoded_command& command, command_kind kind,

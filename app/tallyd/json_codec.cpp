@@ -60,6 +60,20 @@ api_error bad_request(std::string error, std::string message) {
   return make_api_error(400, error_code::invalid_argument, std::move(error), std::move(message));
 }
 
+/// nlohmann's reason for refusing a body (line, column, what was wrong), without the
+/// "; last read: '...'" part: that quotes the client's bytes verbatim, of any length and
+/// not necessarily UTF-8 (found by tests/fuzz, json_command target). What is left is
+/// nlohmann's own text; anything outside printable ASCII is replaced all the same.
+std::string json_failure_reason(const json::exception& failure) {
+  std::string_view reason{failure.what()};
+  reason = reason.substr(0, reason.find("; last read: "));
+  std::string out{reason.substr(0, 200)};
+  for (char& c : out)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7e)
+      c = '?';
+  return out;
+}
+
 }  // namespace
 
 api_error make_api_error(unsigned http_status, error_code code, std::string error,
@@ -79,21 +93,42 @@ json error_body(const api_error& failure) {
               {"message", failure.message}};
 }
 
-std::string account_id_problem(std::string_view id) {
+namespace {
+
+/// The rules account and transfer ids share; `what` names the kind of id.
+std::string safe_id_problem(std::string_view id, std::string_view what, std::size_t bytes_max) {
+  std::string name{what};
   if (id.empty())
-    return "account id is empty";
-  if (id.size() > account_id_bytes_max)
-    return "account id is longer than " + std::to_string(account_id_bytes_max) + " bytes";
+    return name + " is empty";
+  if (id.size() > bytes_max)
+    return name + " is longer than " + std::to_string(bytes_max) + " bytes";
   if (id == "." || id == "..")
-    return "account id must not be '.' or '..'";
+    return name + " must not be '.' or '..'";
   for (unsigned char c : id) {
     bool safe = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
                 || c == '.' || c == '_' || c == '-';
     if (!safe)
-      return "account id may only contain A-Z a-z 0-9 . _ -";
+      return name + " may only contain A-Z a-z 0-9 . _ -";
   }
+  return {};
+}
+
+}  // namespace
+
+std::string account_id_problem(std::string_view id) {
+  if (auto problem = safe_id_problem(id, "account id", account_id_bytes_max); !problem.empty())
+    return problem;
   if (!is_valid_stream_id(id))
     return "account id is not a valid stream id";
+  return {};
+}
+
+std::string transfer_id_problem(std::string_view id) {
+  if (auto problem = safe_id_problem(id, "transfer id", bank::transfer_id_bytes_max);
+      !problem.empty())
+    return problem;
+  if (!bank::is_valid_transfer_id(id))
+    return "transfer id is not a valid stream id";
   return {};
 }
 
@@ -132,12 +167,136 @@ decoded<json> parse_json_strict(std::string_view body) {
   } catch (const strict_violation& violation) {
     out.failure = bad_request(violation.error, violation.message);
   } catch (const json::exception& failure) {
-    // nlohmann's message names the byte offset and what it expected; it quotes at
-    // most the last token read, escaped.
-    out.failure = bad_request("malformed_json", std::string{"body is not valid JSON: "} + failure.what());
+    out.failure = bad_request("malformed_json", "body is not valid JSON: " + json_failure_reason(failure));
   }
   return out;
 }
+
+namespace {
+
+/// The body of a command or transfer as a JSON object: an empty body is an empty
+/// object (close with Idempotency-Key needs nothing else); a non-empty one must say it
+/// is JSON, parse under the strict rules and be an object.
+decoded<json> parse_body_object(std::string_view content_type, std::string_view body) {
+  decoded<json> out;
+  if (body.empty()) {
+    out.value = json::object();
+    return out;
+  }
+  if (!is_json_content_type(content_type)) {
+    out.failure = make_api_error(415, error_code::invalid_argument, "unsupported_media_type",
+                                 "the body must be sent as Content-Type: application/json");
+    return out;
+  }
+  out = parse_json_strict(body);
+  if (out && !out.value->is_object()) {
+    out.value.reset();
+    out.failure = bad_request("body_not_an_object", "the body must be a JSON object");
+  }
+  return out;
+}
+
+/// Unknown fields are refused so a typo ("ammount") is not silently ignored.
+std::optional<api_error> unknown_field(const json& object, const std::set<std::string>& allowed) {
+  for (auto& item : object.items())
+    if (allowed.count(item.key()) == 0)
+      return bad_request("unknown_field", "the body has a field this command does not take");
+  return std::nullopt;
+}
+
+/// The field "amount": a JSON integer of minor units, 1..INT64_MAX.
+decoded<money> amount_field(const json& object) {
+  decoded<money> out;
+  auto fail = [&](api_error failure) {
+    out.failure = std::move(failure);
+    return out;
+  };
+  auto out_of_range = [] {
+    return make_api_error(422, error_code::invalid_argument, "amount_out_of_range",
+                          "amount must be at most 9223372036854775807");
+  };
+  auto field = object.find("amount");
+  if (field == object.end())
+    return fail(bad_request("amount_required", "the body must have an amount (integer minor units)"));
+  money amount = 0;
+  if (field->is_number_unsigned()) {
+    auto value = field->get<std::uint64_t>();
+    if (value > static_cast<std::uint64_t>(INT64_MAX))
+      return fail(out_of_range());
+    amount = static_cast<money>(value);
+  } else if (field->is_number_integer()) {
+    amount = field->get<std::int64_t>();
+  } else if (field->is_number_float()) {
+    auto value = field->get<double>();
+    // A number too large for 64 bits arrives as a float; say it is out of range
+    // rather than "not an integer" when it has no fraction.
+    if (std::isfinite(value) && std::trunc(value) == value && std::fabs(value) >= 9.2e18)
+      return fail(out_of_range());
+    return fail(bad_request("amount_not_an_integer",
+                            "amount must be a JSON integer of minor units (no fraction, no "
+                            "exponent)"));
+  } else {
+    return fail(bad_request("amount_not_an_integer",
+                            "amount must be a JSON integer of minor units, not a string, "
+                            "boolean or null"));
+  }
+  if (amount <= 0)
+    return fail(make_api_error(422, error_code::amount_must_be_positive, "amount_must_be_positive",
+                               std::string{describe(error_code::amount_must_be_positive)}));
+  out.value = amount;
+  return out;
+}
+
+/// The idempotency key of a request: the body field `field` ("command_id",
+/// "transfer_id") or the Idempotency-Key header, not two different ones. Errors:
+/// <field>_invalid (not a string), <field>_conflict, <field>_required. The caller
+/// checks the text itself. `what` names the key for people ("command id").
+decoded<std::string> idempotency_key_text(const json& object, const std::string& field,
+                                          std::string_view what, const std::string* header) {
+  decoded<std::string> out;
+  auto fail = [&](std::string rule, std::string message) {
+    out.value.reset();
+    out.failure = bad_request(field + "_" + rule, std::move(message));
+    return out;
+  };
+  if (auto found = object.find(field); found != object.end()) {
+    if (!found->is_string())
+      return fail("invalid", field + " must be a string");
+    out.value = found->get<std::string>();
+  }
+  if (header) {
+    if (out.value && *out.value != *header)
+      return fail("conflict", "Idempotency-Key and " + field + " are both given and differ");
+    out.value = *header;
+  }
+  if (!out.value)
+    return fail("required", "a " + std::string{what} + " is required (header Idempotency-Key or field "
+                              + field + ") so retries are safe");
+  return out;
+}
+
+/// A field that names an account (source, target): <field>_required, <field>_invalid.
+decoded<std::string> account_field(const json& object, const std::string& field) {
+  decoded<std::string> out;
+  auto found = object.find(field);
+  if (found == object.end()) {
+    out.failure = bad_request(field + "_required", "the body must have a " + field + " (an account id)");
+    return out;
+  }
+  if (!found->is_string()) {
+    out.failure = bad_request(field + "_invalid", field + " must be a string (an account id)");
+    return out;
+  }
+  auto id = found->get<std::string>();
+  if (auto problem = account_id_problem(id); !problem.empty()) {
+    out.failure = bad_request(field + "_invalid", field + ": " + problem);
+    return out;
+  }
+  out.value = std::move(id);
+  return out;
+}
+
+}  // namespace
 
 decoded<decoded_command> decode_command(command_kind kind, std::string_view path_account,
                                         std::string_view content_type, std::string_view body,
@@ -147,29 +306,17 @@ decoded<decoded_command> decode_command(command_kind kind, std::string_view path
     out.failure = std::move(failure);
     return out;
   };
-  // An empty body is an empty object (close with Idempotency-Key needs nothing else);
-  // a non-empty one must say it is JSON.
-  json object = json::object();
-  if (!body.empty()) {
-    if (!is_json_content_type(content_type))
-      return fail(make_api_error(415, error_code::invalid_argument, "unsupported_media_type",
-                                 "the body must be sent as Content-Type: application/json"));
-    auto parsed = parse_json_strict(body);
-    if (!parsed)
-      return fail(parsed.failure);
-    object = std::move(*parsed.value);
-    if (!object.is_object())
-      return fail(bad_request("body_not_an_object", "the body must be a JSON object"));
-  }
-  // Unknown fields are refused so a typo ("ammount") is not silently ignored.
+  auto parsed = parse_body_object(content_type, body);
+  if (!parsed)
+    return fail(parsed.failure);
+  const json& object = *parsed.value;
   std::set<std::string> allowed{"command_id"};
   if (kind == command_kind::open)
     allowed.insert("account_id");
   if (kind == command_kind::deposit || kind == command_kind::withdraw)
     allowed.insert("amount");
-  for (auto& item : object.items())
-    if (allowed.count(item.key()) == 0)
-      return fail(bad_request("unknown_field", "the body has a field this command does not take"));
+  if (auto refused = unknown_field(object, allowed))
+    return fail(*refused);
   // The account.
   std::string account_id{path_account};
   if (kind == command_kind::open) {
@@ -185,64 +332,27 @@ decoded<decoded_command> decode_command(command_kind kind, std::string_view path
   // The amount.
   money amount = 0;
   if (kind == command_kind::deposit || kind == command_kind::withdraw) {
-    auto field = object.find("amount");
-    if (field == object.end())
-      return fail(bad_request("amount_required", "the body must have an amount (integer minor units)"));
-    if (field->is_number_unsigned()) {
-      auto value = field->get<std::uint64_t>();
-      if (value > static_cast<std::uint64_t>(INT64_MAX))
-        return fail(make_api_error(422, error_code::invalid_argument, "amount_out_of_range",
-                                   "amount must be at most 9223372036854775807"));
-      amount = static_cast<money>(value);
-    } else if (field->is_number_integer()) {
-      amount = field->get<std::int64_t>();
-    } else if (field->is_number_float()) {
-      auto value = field->get<double>();
-      // A number too large for 64 bits arrives as a float; say it is out of range
-      // rather than "not an integer" when it has no fraction.
-      if (std::isfinite(value) && std::trunc(value) == value && std::fabs(value) >= 9.2e18)
-        return fail(make_api_error(422, error_code::invalid_argument, "amount_out_of_range",
-                                   "amount must be at most 9223372036854775807"));
-      return fail(bad_request("amount_not_an_integer",
-                              "amount must be a JSON integer of minor units (no fraction, no "
-                              "exponent)"));
-    } else {
-      return fail(bad_request("amount_not_an_integer",
-                              "amount must be a JSON integer of minor units, not a string, "
-                              "boolean or null"));
-    }
-    if (amount <= 0)
-      return fail(make_api_error(422, error_code::amount_must_be_positive, "amount_must_be_positive",
-                                 std::string{describe(error_code::amount_must_be_positive)}));
+    auto field = amount_field(object);
+    if (!field)
+      return fail(field.failure);
+    amount = *field.value;
   }
   // The command id: header or field, not two different ones.
-  std::optional<std::string> id_text;
-  if (auto field = object.find("command_id"); field != object.end()) {
-    if (!field->is_string())
-      return fail(bad_request("command_id_invalid", "command_id must be a string"));
-    id_text = field->get<std::string>();
-  }
-  if (idempotency_key) {
-    if (id_text && *id_text != *idempotency_key)
-      return fail(bad_request("command_id_conflict",
-                              "Idempotency-Key and command_id are both given and differ"));
-    id_text = *idempotency_key;
-  }
-  if (!id_text)
-    return fail(bad_request("command_id_required",
-                            "a command id is required (header Idempotency-Key or field command_id) "
-                            "so retries are safe"));
-  if (id_text->empty() || id_text->size() > command_id::text_bytes_max
-      || !is_printable_ascii(*id_text))
+  auto key = idempotency_key_text(object, "command_id", "command id", idempotency_key);
+  if (!key)
+    return fail(key.failure);
+  const std::string& id_text = *key.value;
+  if (id_text.empty() || id_text.size() > command_id::text_bytes_max
+      || !is_printable_ascii(id_text))
     return fail(bad_request("command_id_invalid",
                             "a command id is 1.." + std::to_string(command_id::text_bytes_max)
                               + " printable ASCII characters"));
-  auto id = command_id::from_text(*id_text);
+  auto id = command_id::from_text(id_text);
   if (!id)
     return fail(bad_request("command_id_invalid", "the command id is not acceptable"));
   decoded_command command;
   command.id = *id;
-  command.id_text = *id_text;
+  command.id_text = id_text;
   switch (kind) {
     case command_kind::open: command.command = bank::open_account{account_id}; break;
     case command_kind::deposit: command.command = bank::deposit_money{account_id, amount}; break;
@@ -253,6 +363,43 @@ decoded<decoded_command> decode_command(command_kind kind, std::string_view path
   return out;
 }
 
+decoded<bank::transfer_money> decode_transfer(std::string_view content_type, std::string_view body,
+                                              const std::string* idempotency_key) {
+  decoded<bank::transfer_money> out;
+  auto fail = [&](api_error failure) {
+    out.failure = std::move(failure);
+    return out;
+  };
+  auto parsed = parse_body_object(content_type, body);
+  if (!parsed)
+    return fail(parsed.failure);
+  const json& object = *parsed.value;
+  if (auto refused = unknown_field(object, {"transfer_id", "source", "target", "amount"}))
+    return fail(*refused);
+  auto source = account_field(object, "source");
+  if (!source)
+    return fail(source.failure);
+  auto target = account_field(object, "target");
+  if (!target)
+    return fail(target.failure);
+  auto amount = amount_field(object);
+  if (!amount)
+    return fail(amount.failure);
+  // The runtime refuses it too; answering here saves it the round trip.
+  if (*source.value == *target.value)
+    return fail(make_api_error(422, error_code::accounts_must_be_different,
+                               "accounts_must_be_different",
+                               std::string{describe(error_code::accounts_must_be_different)}));
+  auto transfer_id = idempotency_key_text(object, "transfer_id", "transfer id", idempotency_key);
+  if (!transfer_id)
+    return fail(transfer_id.failure);
+  if (auto problem = transfer_id_problem(*transfer_id.value); !problem.empty())
+    return fail(bad_request("transfer_id_invalid", problem));
+  out.value = bank::transfer_money{std::move(*transfer_id.value), std::move(*source.value),
+                                   std::move(*target.value), *amount.value};
+  return out;
+}
+
 unsigned http_status_for(error_code code, command_kind kind) {
   switch (code) {
     case error_code::none:
@@ -260,6 +407,8 @@ unsigned http_status_for(error_code code, command_kind kind) {
     case error_code::invalid_argument:
     case error_code::amount_must_be_positive:
     case error_code::account_not_found:
+    case error_code::accounts_must_be_different:
+    case error_code::transfer_not_found:
       return 422;
     case error_code::account_already_exists:
     case error_code::account_closed:
@@ -268,6 +417,8 @@ unsigned http_status_for(error_code code, command_kind kind) {
     case error_code::account_not_empty:
     case error_code::wrong_expected_version:
     case error_code::command_id_reused_with_different_payload:
+    case error_code::transfers_in_progress:
+    case error_code::transfer_already_exists:
       return 409;
     case error_code::store_unavailable:
     case error_code::shutting_down:
@@ -307,6 +458,50 @@ json encode_command_reply(const command_reply& reply, const decoded_command& com
   return body;
 }
 
+json encode_transfer_reply(const transfer_reply& reply, const bank::transfer_money& request) {
+  json body{{"transfer_id", request.transfer_id},
+            {"source", request.source},
+            {"target", request.target},
+            {"amount", request.amount},
+            {"position", reply.position},
+            {"duplicate", reply.duplicate}};
+  if (reply.accepted()) {
+    auto status = std::string{bank::to_string(reply.status)};
+    body["outcome"] = status;
+    body["status"] = status;
+    if (reply.status == bank::transfer_status::failed)
+      body["reason"] = std::string{to_string(reply.reason)};
+  } else {
+    body["outcome"] = "rejected";
+    body["error"] = std::string{to_string(reply.outcome)};
+    body["code"] = std::string{to_string(reply.outcome)};
+    body["message"] = std::string{describe(reply.outcome)};
+  }
+  return body;
+}
+
+unsigned http_status_for(const transfer_reply& reply) {
+  return reply.accepted() ? 200 : http_status_for(reply.outcome);
+}
+
+json encode_transfer(const transfer_view& view, std::uint64_t as_of_position) {
+  json body{{"transfer_id", view.transfer_id},
+            {"status", std::string{bank::to_string(view.status)}},
+            {"source", view.source},
+            {"target", view.target},
+            {"amount", view.amount},
+            {"debited", view.debited},
+            {"credited", view.credited},
+            {"refunded", view.refunded},
+            {"settled", view.settled},
+            {"in_flight", view.in_flight},
+            {"as_of_position", as_of_position}};
+  // Set while compensating (why the credit was refused) and once failed.
+  if (view.reason != error_code::none)
+    body["reason"] = std::string{to_string(view.reason)};
+  return body;
+}
+
 json encode_balance(const std::string& account_id, const balance_view& view) {
   return json{{"account_id", account_id},
               {"status", std::string{bank::to_string(view.status)}},
@@ -343,6 +538,7 @@ json encode_totals(const totals_view& view) {
               {"events", view.events},
               {"total_deposited", view.total_deposited},
               {"total_withdrawn", view.total_withdrawn},
+              {"money_in_flight", view.money_in_flight},
               {"as_of_position", view.as_of_position}};
 }
 
@@ -356,12 +552,40 @@ json encode_event(const recorded_event& event) {
             {"command_id", to_string(event.command)},
             {"timestamp_ns", event.timestamp_ns},
             {"timestamp", format_timestamp(event.timestamp_ns)}};
+  // The payload's fields, for the event types that have any.
+  if (bank::is_transfer_stream(event.stream_id)) {
+    auto decoded = bank::decode_transfer_event(event.type, event.schema_version, event.payload);
+    if (!decoded)
+      return body;
+    if (auto* requested = std::get_if<bank::transfer_requested>(&*decoded)) {
+      body["source"] = requested->source;
+      body["target"] = requested->target;
+      body["amount"] = requested->amount;
+    } else if (auto* compensating = std::get_if<bank::transfer_compensating>(&*decoded)) {
+      body["reason"] = std::string{to_string(compensating->reason)};
+    } else if (auto* failed = std::get_if<bank::transfer_failed>(&*decoded)) {
+      body["reason"] = std::string{to_string(failed->reason)};
+    }
+    return body;
+  }
   auto decoded = bank::decode_event(event.type, event.schema_version, event.payload);
-  if (decoded) {
-    if (auto* deposit = std::get_if<bank::money_deposited>(&*decoded))
-      body["amount"] = deposit->amount;
-    else if (auto* withdrawal = std::get_if<bank::money_withdrawn>(&*decoded))
-      body["amount"] = withdrawal->amount;
+  if (!decoded)
+    return body;
+  if (auto* deposit = std::get_if<bank::money_deposited>(&*decoded)) {
+    body["amount"] = deposit->amount;
+  } else if (auto* withdrawal = std::get_if<bank::money_withdrawn>(&*decoded)) {
+    body["amount"] = withdrawal->amount;
+  } else if (auto* debit = std::get_if<bank::money_debited_for_transfer>(&*decoded)) {
+    body["amount"] = debit->amount;
+    body["transfer_id"] = debit->transfer_id;
+  } else if (auto* credit = std::get_if<bank::money_credited_for_transfer>(&*decoded)) {
+    body["amount"] = credit->amount;
+    body["transfer_id"] = credit->transfer_id;
+  } else if (auto* refund = std::get_if<bank::money_refunded_for_transfer>(&*decoded)) {
+    body["amount"] = refund->amount;
+    body["transfer_id"] = refund->transfer_id;
+  } else if (auto* settled = std::get_if<bank::transfer_settled>(&*decoded)) {
+    body["transfer_id"] = settled->transfer_id;
   }
   return body;
 }

@@ -56,6 +56,10 @@ struct decoded {
 /// [A-Za-z0-9._-], not "." or "..", and tally::is_valid_stream_id. Otherwise the reason.
 std::string account_id_problem(std::string_view id);
 
+/// The same for a transfer id: the account id rules within bank::transfer_id_bytes_max
+/// (55) bytes, so that "transfer:<id>" is a valid stream id.
+std::string transfer_id_problem(std::string_view id);
+
 /// Parses `body` as one JSON value under the strict rules: valid UTF-8 JSON with
 /// nothing after it, no duplicate keys in any object, nesting at most json_depth_max.
 /// Errors (400): malformed_json, duplicate_key, nesting_too_deep.
@@ -74,10 +78,24 @@ decoded<decoded_command> decode_command(command_kind kind, std::string_view path
                                         std::string_view content_type, std::string_view body,
                                         const std::string* idempotency_key);
 
+/// Decodes a POST /transfers request: `content_type` and `idempotency_key` as for
+/// decode_command(). Body: {"transfer_id", "source", "target", "amount"}; the transfer
+/// id is the idempotency key and may come from the Idempotency-Key header instead.
+/// Checks, in order: content type (415), JSON syntax (400: malformed_json,
+/// duplicate_key, nesting_too_deep), body is an object (400 body_not_an_object),
+/// unknown fields (400 unknown_field), source then target (400 source_required,
+/// source_invalid, target_required, target_invalid), amount (as for a deposit), the
+/// same account on both sides (422 accounts_must_be_different), transfer id (400
+/// transfer_id_required, transfer_id_invalid, transfer_id_conflict).
+decoded<bank::transfer_money> decode_transfer(std::string_view content_type, std::string_view body,
+                                              const std::string* idempotency_key);
+
 /// HTTP status for a runtime outcome: 200 accepted (201 for open), 422 for invalid
-/// commands (amount_must_be_positive, account_not_found, invalid_argument), 409 for
-/// state conflicts, 503 for unavailability (store_unavailable, shutting_down,
-/// limit_exceeded, timeout, position_not_reached), 500 otherwise.
+/// commands (amount_must_be_positive, account_not_found, invalid_argument,
+/// accounts_must_be_different, transfer_not_found), 409 for state conflicts (including
+/// transfers_in_progress and transfer_already_exists), 503 for unavailability
+/// (store_unavailable, shutting_down, limit_exceeded, timeout, position_not_reached),
+/// 500 otherwise.
 unsigned http_status_for(error_code code, command_kind kind = command_kind::deposit);
 
 /// The api_error for a failed runtime call (not a rejection).
@@ -87,9 +105,25 @@ api_error failure_error(const status& failure);
 /// rejected).
 nlohmann::json encode_command_reply(const command_reply& reply, const decoded_command& command);
 
+/// The reply body of a transfer request. The transfer reached an end: `outcome` and
+/// `status` are "completed" or "failed" (with `reason`); rejected (nothing recorded):
+/// `outcome` "rejected" with error/code/message. Always: the request's fields,
+/// `position` (of the transfer's last event; 0 when rejected) and `duplicate`.
+nlohmann::json encode_transfer_reply(const transfer_reply& reply,
+                                     const bank::transfer_money& request);
+
+/// HTTP status of a transfer reply: 200 when the transfer reached an end (completed or
+/// failed), else http_status_for(reply.outcome).
+unsigned http_status_for(const transfer_reply& reply);
+
+/// One transfer from the transfers read model, as of `as_of_position`.
+nlohmann::json encode_transfer(const transfer_view& view, std::uint64_t as_of_position);
+
 nlohmann::json encode_balance(const std::string& account_id, const balance_view& view);
 nlohmann::json encode_history(const std::string& account_id, const history_page& page);
 nlohmann::json encode_totals(const totals_view& view);
+/// A committed event for the /events feed: its metadata and its payload's fields
+/// (amount; transfer_id on transfer steps; source, target, reason on transfer streams).
 nlohmann::json encode_event(const recorded_event& event);
 
 /// Parses a decimal unsigned integer strictly (no sign, no spaces, fits uint64).

@@ -6,18 +6,53 @@
 
 namespace tally::daemon {
 
-void daemon_metrics::command_finished(error_code outcome, std::chrono::nanoseconds latency) noexcept {
-  auto index = static_cast<std::size_t>(outcome);
-  if (index < commands_.size())
-    commands_[index].fetch_add(1, std::memory_order_relaxed);
+void latency_histogram::record(std::chrono::nanoseconds latency) noexcept {
   auto seconds = std::chrono::duration<double>(latency).count();
   std::size_t bucket = 0;
   while (bucket < command_latency_buckets_seconds.size()
          && seconds > command_latency_buckets_seconds[bucket])
     ++bucket;
-  latency_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-  latency_sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
-  latency_count_.fetch_add(1, std::memory_order_relaxed);
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  sum_ns_.fetch_add(static_cast<std::uint64_t>(latency.count()), std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+void latency_histogram::render(const char* name, std::string& out) const {
+  char line[256];
+  auto add = [&](const char* format, auto... values) {
+    std::snprintf(line, sizeof line, format, values...);
+    out += line;
+  };
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < command_latency_buckets_seconds.size(); ++i) {
+    cumulative += buckets_[i].load(std::memory_order_relaxed);
+    add("%s_bucket{le=\"%g\"} %llu\n", name, command_latency_buckets_seconds[i],
+        static_cast<unsigned long long>(cumulative));
+  }
+  cumulative += buckets_.back().load(std::memory_order_relaxed);
+  add("%s_bucket{le=\"+Inf\"} %llu\n", name, static_cast<unsigned long long>(cumulative));
+  add("%s_sum %.9f\n", name, static_cast<double>(sum_ns_.load(std::memory_order_relaxed)) / 1e9);
+  add("%s_count %llu\n", name,
+      static_cast<unsigned long long>(count_.load(std::memory_order_relaxed)));
+}
+
+void daemon_metrics::command_finished(error_code outcome, std::chrono::nanoseconds latency) noexcept {
+  auto index = static_cast<std::size_t>(outcome);
+  if (index < commands_.size())
+    commands_[index].fetch_add(1, std::memory_order_relaxed);
+  command_latency_.record(latency);
+}
+
+void daemon_metrics::transfer_finished(error_code outcome, bool completed,
+                                       std::chrono::nanoseconds latency) noexcept {
+  if (outcome == error_code::none) {
+    (completed ? transfers_completed_ : transfers_failed_).fetch_add(1, std::memory_order_relaxed);
+  } else {
+    auto index = static_cast<std::size_t>(outcome);
+    if (index < transfers_refused_.size())
+      transfers_refused_[index].fetch_add(1, std::memory_order_relaxed);
+  }
+  transfer_latency_.record(latency);
 }
 
 void daemon_metrics::http_response(unsigned status) noexcept {
@@ -46,18 +81,22 @@ std::string daemon_metrics::render(const runtime_metrics* runtime) const {
   }
   out += "# HELP tally_command_latency_seconds Time from request to command reply.\n"
          "# TYPE tally_command_latency_seconds histogram\n";
-  std::uint64_t cumulative = 0;
-  for (std::size_t i = 0; i < command_latency_buckets_seconds.size(); ++i) {
-    cumulative += relaxed(latency_buckets_[i]);
-    add("tally_command_latency_seconds_bucket{le=\"%g\"} %llu\n", command_latency_buckets_seconds[i],
-        static_cast<unsigned long long>(cumulative));
-  }
-  cumulative += relaxed(latency_buckets_.back());
-  add("tally_command_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-      static_cast<unsigned long long>(cumulative));
-  add("tally_command_latency_seconds_sum %.9f\n", static_cast<double>(relaxed(latency_sum_ns_)) / 1e9);
-  add("tally_command_latency_seconds_count %llu\n",
-      static_cast<unsigned long long>(relaxed(latency_count_)));
+  command_latency_.render("tally_command_latency_seconds", out);
+  out += "# HELP tally_transfers_total Transfer requests answered, by outcome: completed, "
+         "failed (ended without moving money), or the rule broken or failure.\n"
+         "# TYPE tally_transfers_total counter\n";
+  add("tally_transfers_total{outcome=\"completed\"} %llu\n",
+      static_cast<unsigned long long>(relaxed(transfers_completed_)));
+  add("tally_transfers_total{outcome=\"failed\"} %llu\n",
+      static_cast<unsigned long long>(relaxed(transfers_failed_)));
+  for (std::size_t i = 1; i < transfers_refused_.size(); ++i)
+    add("tally_transfers_total{outcome=\"%s\"} %llu\n",
+        std::string{to_string(static_cast<error_code>(i))}.c_str(),
+        static_cast<unsigned long long>(relaxed(transfers_refused_[i])));
+  out += "# HELP tally_transfer_latency_seconds Time from request to transfer reply (the whole "
+         "saga).\n"
+         "# TYPE tally_transfer_latency_seconds histogram\n";
+  transfer_latency_.render("tally_transfer_latency_seconds", out);
   out += "# HELP tally_http_responses_total HTTP responses by status code (0: other).\n"
          "# TYPE tally_http_responses_total counter\n";
   for (std::size_t i = 0; i < counted_http_statuses.size(); ++i)
@@ -71,7 +110,7 @@ std::string daemon_metrics::render(const runtime_metrics* runtime) const {
   };
   gauge("tally_http_open_connections", "Open HTTP connections.", relaxed(open_connections));
   gauge("tally_event_feeds", "Open /events (server-sent events) connections.", relaxed(event_feeds));
-  gauge("tally_commands_in_flight", "Commands sent to the runtime and not answered yet.",
+  gauge("tally_commands_in_flight", "Commands and transfers sent to the runtime and not answered yet.",
         relaxed(commands_in_flight));
   counter("tally_http_connections_refused_total", "Connections refused at connections-max.",
           relaxed(connections_refused));
@@ -98,12 +137,18 @@ std::string daemon_metrics::render(const runtime_metrics* runtime) const {
           runtime->accounts.spawned);
   counter("tally_accounts_passivated_total", "Account actors passivated.",
           runtime->accounts.passivated);
+  gauge("tally_money_in_flight",
+        "Minor units debited for transfers and not yet credited or refunded (totals read model).",
+        static_cast<long long>(runtime->money_in_flight));
+  gauge("tally_transfers_in_progress", "Transfers requested and not finished (transfers read model).",
+        static_cast<long long>(runtime->transfers_in_progress));
   out += "# HELP tally_projection_position Last global position a read model applied.\n"
          "# TYPE tally_projection_position gauge\n";
   const std::pair<const char*, std::uint64_t> projections[] = {
     {"balances", runtime->balances_position},
     {"history", runtime->history_position},
-    {"totals", runtime->totals_position}};
+    {"totals", runtime->totals_position},
+    {"transfers", runtime->transfers_position}};
   for (auto& [name, position] : projections)
     add("tally_projection_position{projection=\"%s\"} %llu\n", name,
         static_cast<unsigned long long>(position));

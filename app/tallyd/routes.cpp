@@ -72,6 +72,10 @@ bool is_command_route(route_kind kind) noexcept {
          || kind == route_kind::withdraw || kind == route_kind::close_account;
 }
 
+bool route_takes_body(route_kind kind) noexcept {
+  return is_command_route(kind) || kind == route_kind::transfer;
+}
+
 command_kind command_kind_of(route_kind kind) noexcept {
   switch (kind) {
     case route_kind::open_account: return command_kind::open;
@@ -94,6 +98,8 @@ std::string_view route_label(route_kind kind) noexcept {
     case route_kind::balance: return "GET /accounts/{id}";
     case route_kind::history: return "GET /accounts/{id}/events";
     case route_kind::state: return "GET /accounts/{id}/state";
+    case route_kind::transfer: return "POST /transfers";
+    case route_kind::transfer_state: return "GET /transfers/{id}";
   }
   return "?";
 }
@@ -117,8 +123,8 @@ decoded<route_match> match_route(std::string_view method, std::string_view targe
   auto segments = split_path(path);
   // 1. Path -> route (404), 2. method (405).
   std::optional<route_kind> get_route, post_route;
-  std::string_view account;
-  bool has_account = false;
+  std::string_view account, transfer;
+  bool has_account = false, has_transfer = false;
   if (segments.size() == 1) {
     if (segments[0] == "health")
       get_route = route_kind::health;
@@ -130,6 +136,12 @@ decoded<route_match> match_route(std::string_view method, std::string_view targe
       get_route = route_kind::event_feed;
     else if (segments[0] == "accounts")
       post_route = route_kind::open_account;
+    else if (segments[0] == "transfers")
+      post_route = route_kind::transfer;
+  } else if (segments[0] == "transfers" && segments.size() == 2) {
+    has_transfer = true;
+    transfer = segments[1];
+    get_route = route_kind::transfer_state;
   } else if (segments[0] == "accounts" && segments.size() == 2) {
     has_account = true;
     get_route = route_kind::balance;
@@ -162,18 +174,24 @@ decoded<route_match> match_route(std::string_view method, std::string_view targe
   route_match match;
   match.kind = *chosen;
   match.path = std::string{path};
-  // 3. Account id in the path: raw bytes, no percent-decoding (the safe charset has no
-  //    character that needs it, so "%2e%2e" is refused like any other '%').
+  // 3. Account or transfer id in the path: raw bytes, no percent-decoding (the safe
+  //    charset has no character that needs it, so "%2e%2e" is refused like any other '%').
   if (has_account) {
     if (auto problem = account_id_problem(account); !problem.empty())
       return fail(bad_query("account_id_invalid", problem));
     match.account_id = std::string{account};
   }
+  if (has_transfer) {
+    if (auto problem = transfer_id_problem(transfer); !problem.empty())
+      return fail(bad_query("transfer_id_invalid", problem));
+    match.transfer_id = std::string{transfer};
+  }
   // 4. Query string.
   std::set<std::string> allowed;
   switch (match.kind) {
     case route_kind::totals:
-    case route_kind::balance: allowed = {"min_position"}; break;
+    case route_kind::balance:
+    case route_kind::transfer_state: allowed = {"min_position"}; break;
     case route_kind::event_feed: allowed = {"from"}; break;
     case route_kind::history: allowed = {"from_version", "limit", "min_position"}; break;
     case route_kind::state: allowed = {"version", "at"}; break;

@@ -98,3 +98,66 @@ TEST(tally_cli, drives_the_daemon_and_verifies_its_data_directory) {
   EXPECT_NE(refused.log().find("journal refused"), std::string::npos) << refused.log();
   EXPECT_NE(refused.log().find("segment-00000000000000000001.log"), std::string::npos) << refused.log();
 }
+
+TEST(tally_cli, moves_money_with_transfer_and_reads_it_back_with_transfer_status) {
+  auto directory = make_temp_directory("tally_cli_transfer");
+  daemon_process daemon;
+  ASSERT_TRUE(daemon.start(base_flags(directory + "/data"), directory + "/tallyd.log")) << daemon.log();
+  ASSERT_EQ(cli(daemon, {"open", "dave", "--command-id", "open-dave"}).exit_code, 0);
+  ASSERT_EQ(cli(daemon, {"open", "erin", "--command-id", "open-erin"}).exit_code, 0);
+  ASSERT_EQ(cli(daemon, {"deposit", "dave", "1000", "--command-id", "fund-dave"}).exit_code, 0);
+
+  auto moved = cli(daemon, {"transfer", "dave", "erin", "250", "--transfer-id", "rent-1"});
+  EXPECT_EQ(moved.exit_code, 0) << moved.output;
+  EXPECT_NE(moved.output.find("completed: transfer rent-1 dave -> erin 2.50"), std::string::npos)
+    << moved.output;
+  auto replayed = cli(daemon, {"transfer", "dave", "erin", "250", "--transfer-id", "rent-1"});
+  EXPECT_EQ(replayed.exit_code, 0) << replayed.output;
+  EXPECT_NE(replayed.output.find("(replayed)"), std::string::npos) << replayed.output;
+  auto changed = cli(daemon, {"transfer", "dave", "erin", "251", "--transfer-id", "rent-1"});
+  EXPECT_EQ(changed.exit_code, 1) << changed.output;
+  EXPECT_NE(changed.output.find("transfer_already_exists"), std::string::npos) << changed.output;
+
+  // Without --transfer-id a random one is used; --json prints the daemon's body.
+  auto as_json = cli(daemon, {"--json", "transfer", "erin", "dave", "50"});
+  ASSERT_EQ(as_json.exit_code, 0) << as_json.output;
+  auto reply = json::parse(as_json.output);
+  EXPECT_EQ(reply["outcome"], "completed");
+  EXPECT_EQ(reply["transfer_id"].get<std::string>().size(), 36u);
+  auto position = reply["position"].get<std::uint64_t>();
+
+  // A transfer that fails moves nothing and exits 1, like a refused command.
+  auto failed = cli(daemon, {"transfer", "dave", "erin", "999999", "--transfer-id", "too-much"});
+  EXPECT_EQ(failed.exit_code, 1) << failed.output;
+  EXPECT_NE(failed.output.find("failed: transfer too-much"), std::string::npos) << failed.output;
+  EXPECT_NE(failed.output.find("reason=insufficient_funds"), std::string::npos) << failed.output;
+  auto failed_json = cli(daemon, {"--json", "transfer", "dave", "erin", "999999", "--transfer-id",
+                                  "too-much"});
+  EXPECT_EQ(failed_json.exit_code, 1) << failed_json.output;
+  EXPECT_EQ(json::parse(failed_json.output)["reason"], "insufficient_funds");
+
+  // Refusals and bad input.
+  EXPECT_EQ(cli(daemon, {"transfer", "dave", "dave", "5"}).exit_code, 1);
+  EXPECT_EQ(cli(daemon, {"transfer", "dave", "nobody", "5"}).exit_code, 1);
+  EXPECT_EQ(cli(daemon, {"transfer", "dave", "erin", "2.5"}).exit_code, 2);
+  EXPECT_EQ(cli(daemon, {"transfer", "dave", "erin", "5", "--transfer-id", "a:b"}).exit_code, 2);
+  EXPECT_EQ(cli(daemon, {"transfer", "dave", "erin"}).exit_code, 2);
+
+  auto status = cli(daemon, {"transfer-status", "rent-1", "--min-position", std::to_string(position)});
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_NE(status.output.find("rent-1 completed: dave -> erin 2.50 debited credited settled"),
+            std::string::npos)
+    << status.output;
+  auto status_json = cli(daemon, {"--json", "transfer-status", "too-much"});
+  ASSERT_EQ(status_json.exit_code, 0) << status_json.output;
+  EXPECT_EQ(json::parse(status_json.output)["status"], "failed");
+  EXPECT_EQ(cli(daemon, {"transfer-status", "never"}).exit_code, 3);
+  EXPECT_EQ(cli(daemon, {"transfer-status", ".."}).exit_code, 2);
+
+  auto balance = cli(daemon, {"--json", "balance", "erin", "--min-position", std::to_string(position)});
+  EXPECT_EQ(json::parse(balance.output)["balance"], 200);
+  auto totals = cli(daemon, {"totals"});
+  EXPECT_EQ(totals.exit_code, 0);
+  EXPECT_NE(totals.output.find("total 10.00 in_flight 0.00"), std::string::npos) << totals.output;
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();
+}

@@ -209,6 +209,44 @@ TEST_F(tallyd_test, bad_input_battery_gets_documented_errors_and_changes_nothing
     {"unknown route", "GET", "/nope", "", {}, 404, "route_not_found"},
     {"wrong method", "DELETE", "/accounts/acc", "", {}, 405, "method_not_allowed"},
     {"bad query", "GET", "/accounts/acc?min_position=x", "", {}, 400, "parameter_invalid"},
+    // Transfers: the body checks, then the bank's rules that refuse before anything is
+    // recorded.
+    {"transfer unknown field", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"acc2","amount":1,"memo":"x"})", json_type, 400,
+     "unknown_field"},
+    {"transfer no source", "POST", "/transfers", R"({"transfer_id":"bad","target":"acc","amount":1})",
+     json_type, 400, "source_required"},
+    {"transfer bad target", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"../x","amount":1})", json_type, 400,
+     "target_invalid"},
+    {"transfer amount string", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"acc2","amount":"1"})", json_type, 400,
+     "amount_not_an_integer"},
+    {"transfer amount 0", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"acc2","amount":0})", json_type, 422,
+     "amount_must_be_positive"},
+    {"transfer same account", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"acc","amount":1})", json_type, 422,
+     "accounts_must_be_different"},
+    {"transfer no id", "POST", "/transfers", R"({"source":"acc","target":"acc2","amount":1})",
+     json_type, 400, "transfer_id_required"},
+    {"transfer id with colon", "POST", "/transfers",
+     R"({"transfer_id":"a:b","source":"acc","target":"acc2","amount":1})", json_type, 400,
+     "transfer_id_invalid"},
+    {"transfer id conflict", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"acc2","amount":1})",
+     {{"Content-Type", "application/json"}, {"Idempotency-Key", "other"}}, 400,
+     "transfer_id_conflict"},
+    {"transfer wrong content type", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"acc2","amount":1})",
+     {{"Content-Type", "text/plain"}}, 415, "unsupported_media_type"},
+    {"transfer to an account never opened", "POST", "/transfers",
+     R"({"transfer_id":"bad","source":"acc","target":"ghost","amount":1})", json_type, 422,
+     "account_not_found"},
+    {"transfer status bad id", "GET", "/transfers/..", "", {}, 400, "transfer_id_invalid"},
+    {"transfer status body", "GET", "/transfers/bad", "{}", json_type, 400, "unexpected_body"},
+    {"transfer status unknown", "GET", "/transfers/bad", "", {}, 404, "transfer_not_found"},
+    {"transfers wrong method", "GET", "/transfers", "", {}, 405, "method_not_allowed"},
   };
   for (const auto& test : cases) {
     SCOPED_TRACE(test.name);
@@ -466,4 +504,255 @@ TEST(tallyd_limits, commands_over_the_in_flight_limit_get_503_and_nothing_is_los
             std::string::npos);
   client.close();
   EXPECT_EQ(daemon.stop(), 0);
+}
+
+namespace {
+
+/// Reads the whole of GET /totals at `position` and checks the invariant
+/// total_balance + money_in_flight == total_deposited - total_withdrawn.
+json totals_with_invariant(http_client& client, std::uint64_t position) {
+  auto response = client.request("GET", "/totals?min_position=" + std::to_string(position));
+  EXPECT_EQ(response.status, 200u) << response.body;
+  auto totals = body_of(response);
+  EXPECT_GE(totals.value("as_of_position", 0ULL), position);
+  EXPECT_EQ(totals["total_balance"].get<std::int64_t>() + totals["money_in_flight"].get<std::int64_t>(),
+            totals["total_deposited"].get<std::int64_t>() - totals["total_withdrawn"].get<std::int64_t>())
+    << totals.dump();
+  return totals;
+}
+
+}  // namespace
+
+TEST_F(tallyd_test, transfers_complete_or_fail_replay_by_id_and_show_in_the_read_models) {
+  open("alice");
+  open("bob");
+  deposit("alice", 1000, "fund-alice");
+
+  // A transfer that completes: the reply comes once the money arrived.
+  const json request{{"transfer_id", "t-1"}, {"source", "alice"}, {"target", "bob"}, {"amount", 300}};
+  auto completed = post("/transfers", request);
+  ASSERT_EQ(completed.status, 200u) << completed.body;
+  auto reply = body_of(completed);
+  EXPECT_EQ(reply["outcome"], "completed");
+  EXPECT_EQ(reply["status"], "completed");
+  EXPECT_EQ(reply["transfer_id"], "t-1");
+  EXPECT_EQ(reply["source"], "alice");
+  EXPECT_EQ(reply["target"], "bob");
+  EXPECT_EQ(reply["amount"], 300);
+  EXPECT_EQ(reply["duplicate"], false);
+  EXPECT_FALSE(reply.contains("reason"));
+  EXPECT_EQ(completed.header("idempotent-replayed"), "");
+  auto position = reply["position"].get<std::uint64_t>();
+  EXPECT_GT(position, 3u);
+
+  // The same id again (body field, then header): the same outcome and position, nothing new.
+  auto again = post("/transfers", request);
+  ASSERT_EQ(again.status, 200u) << again.body;
+  EXPECT_EQ(body_of(again)["duplicate"], true);
+  EXPECT_EQ(body_of(again)["position"], position);
+  EXPECT_EQ(body_of(again)["outcome"], "completed");
+  EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  auto by_header = client_->request("POST", "/transfers",
+                                    R"({"source":"alice","target":"bob","amount":300})",
+                                    {{"Idempotency-Key", "t-1"}});
+  ASSERT_EQ(by_header.status, 200u) << by_header.body;
+  EXPECT_EQ(body_of(by_header)["position"], position);
+  EXPECT_EQ(body_of(by_header)["duplicate"], true);
+
+  // The same id with another amount is a different transfer: refused, nothing recorded.
+  auto reused = post("/transfers", {{"transfer_id", "t-1"}, {"source", "alice"}, {"target", "bob"},
+                                    {"amount", 301}});
+  EXPECT_EQ(reused.status, 409u) << reused.body;
+  EXPECT_EQ(body_of(reused)["error"], "transfer_already_exists");
+  EXPECT_EQ(body_of(reused)["outcome"], "rejected");
+  EXPECT_EQ(body_of(reused)["position"], 0);
+
+  // A transfer that fails: the debit is refused; it ends failed and moves nothing.
+  auto failed = post("/transfers", {{"transfer_id", "t-2"}, {"source", "alice"}, {"target", "bob"},
+                                    {"amount", 5000}});
+  ASSERT_EQ(failed.status, 200u) << failed.body;
+  auto failure = body_of(failed);
+  EXPECT_EQ(failure["outcome"], "failed");
+  EXPECT_EQ(failure["status"], "failed");
+  EXPECT_EQ(failure["reason"], "insufficient_funds");
+  auto failed_position = failure["position"].get<std::uint64_t>();
+  EXPECT_GT(failed_position, position);
+  auto failed_again = post("/transfers", {{"transfer_id", "t-2"}, {"source", "alice"},
+                                          {"target", "bob"}, {"amount", 5000}});
+  EXPECT_EQ(body_of(failed_again)["outcome"], "failed");
+  EXPECT_EQ(body_of(failed_again)["position"], failed_position);
+  EXPECT_EQ(body_of(failed_again)["duplicate"], true);
+
+  // The transfers read model, with read-your-writes.
+  auto view_response = get("/transfers/t-1?min_position=" + std::to_string(position));
+  ASSERT_EQ(view_response.status, 200u) << view_response.body;
+  auto view = body_of(view_response);
+  EXPECT_EQ(view["transfer_id"], "t-1");
+  EXPECT_EQ(view["status"], "completed");
+  EXPECT_EQ(view["source"], "alice");
+  EXPECT_EQ(view["target"], "bob");
+  EXPECT_EQ(view["amount"], 300);
+  EXPECT_EQ(view["debited"], true);
+  EXPECT_EQ(view["credited"], true);
+  EXPECT_EQ(view["settled"], true);
+  EXPECT_EQ(view["refunded"], false);
+  EXPECT_EQ(view["in_flight"], 0);
+  EXPECT_FALSE(view.contains("reason"));
+  EXPECT_GE(view["as_of_position"].get<std::uint64_t>(), position);
+  auto failed_view = body_of(get("/transfers/t-2?min_position=" + std::to_string(failed_position)));
+  EXPECT_EQ(failed_view["status"], "failed");
+  EXPECT_EQ(failed_view["reason"], "insufficient_funds");
+  EXPECT_EQ(failed_view["debited"], false);
+  EXPECT_EQ(failed_view["in_flight"], 0);
+  auto unknown = get("/transfers/never");
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(body_of(unknown)["error"], "transfer_not_found");
+  EXPECT_TRUE(body_of(unknown).contains("as_of_position"));
+  // A position nobody reached: answered 503 after the bounded wait.
+  auto too_far = get("/transfers/t-1?min_position=1000000");
+  EXPECT_EQ(too_far.status, 503u);
+  EXPECT_EQ(body_of(too_far)["error"], "position_not_reached");
+  EXPECT_EQ(too_far.header("retry-after"), "1");
+
+  // Balances and totals: the money moved once, nothing is in flight, nothing was created.
+  auto alice = body_of(get("/accounts/alice?min_position=" + std::to_string(failed_position)));
+  auto bob = body_of(get("/accounts/bob?min_position=" + std::to_string(failed_position)));
+  EXPECT_EQ(alice["balance"], 700);
+  EXPECT_EQ(bob["balance"], 300);
+  auto totals = totals_with_invariant(*client_, failed_position);
+  EXPECT_EQ(totals["money_in_flight"], 0);
+  EXPECT_EQ(totals["total_balance"], 1000);
+
+  // An account with an outgoing transfer settled can close once it is empty.
+  auto emptied = post("/transfers", {{"transfer_id", "t-3"}, {"source", "alice"}, {"target", "bob"},
+                                     {"amount", 700}});
+  ASSERT_EQ(body_of(emptied)["outcome"], "completed") << emptied.body;
+  auto closed = post("/accounts/alice/close", {{"command_id", "close-alice"}});
+  EXPECT_EQ(closed.status, 200u) << closed.body;
+  // A transfer to a closed account is refused before anything is recorded.
+  auto to_closed = post("/transfers", {{"transfer_id", "t-4"}, {"source", "bob"},
+                                       {"target", "alice"}, {"amount", 1}});
+  EXPECT_EQ(to_closed.status, 409u) << to_closed.body;
+  EXPECT_EQ(body_of(to_closed)["error"], "account_closed");
+  EXPECT_EQ(get("/transfers/t-4?min_position="
+                + std::to_string(body_of(closed)["position"].get<std::uint64_t>()))
+              .status,
+            404u);
+
+  auto metrics = get("/metrics").body;
+  for (const char* line : {"tally_transfers_total{outcome=\"completed\"} 4\n",
+                           "tally_transfers_total{outcome=\"failed\"} 2\n",
+                           "tally_transfers_total{outcome=\"transfer_already_exists\"} 1\n",
+                           "tally_transfers_total{outcome=\"account_closed\"} 1\n",
+                           "tally_money_in_flight 0\n", "tally_transfers_in_progress 0\n",
+                           "tally_commands_in_flight 0\n",
+                           "tally_transfer_latency_seconds_count 8\n"})
+    EXPECT_NE(metrics.find(line), std::string::npos) << line << metrics;
+  EXPECT_NE(metrics.find("tally_projection_position{projection=\"transfers\"}"), std::string::npos);
+}
+
+TEST_F(tallyd_test, a_transfer_whose_credit_is_refused_is_refunded_and_ends_failed) {
+  open("payer");
+  open("full");
+  deposit("payer", 1000, "fund-payer");
+  // The target cannot take more without overflowing int64: the credit is refused after
+  // the debit, so the saga compensates and refunds the payer.
+  auto last = deposit("full", INT64_MAX - 10, "fill-up");
+  auto reply = post("/transfers", {{"transfer_id", "overflow"}, {"source", "payer"},
+                                   {"target", "full"}, {"amount", 100}});
+  ASSERT_EQ(reply.status, 200u) << reply.body;
+  EXPECT_EQ(body_of(reply)["outcome"], "failed");
+  EXPECT_EQ(body_of(reply)["reason"], "balance_would_overflow");
+  auto position = body_of(reply)["position"].get<std::uint64_t>();
+  EXPECT_GT(position, last);
+  auto view = body_of(get("/transfers/overflow?min_position=" + std::to_string(position)));
+  EXPECT_EQ(view["status"], "failed");
+  EXPECT_EQ(view["reason"], "balance_would_overflow");
+  EXPECT_EQ(view["debited"], true);
+  EXPECT_EQ(view["credited"], false);
+  EXPECT_EQ(view["refunded"], true);
+  EXPECT_EQ(view["in_flight"], 0);
+  EXPECT_EQ(body_of(get("/accounts/payer?min_position=" + std::to_string(position)))["balance"], 1000);
+  auto totals = body_of(get("/totals?min_position=" + std::to_string(position)));
+  EXPECT_EQ(totals["money_in_flight"], 0);
+}
+
+TEST(tallyd_limits, transfers_count_against_the_in_flight_limit_and_money_is_conserved) {
+  auto directory = make_temp_directory("tallyd_transfer_bp");
+  daemon_process daemon;
+  auto flags = base_flags(directory + "/data");
+  flags.insert(flags.end(), {"--commands-in-flight-max", "1"});
+  ASSERT_TRUE(daemon.start(flags, directory + "/tallyd.log")) << daemon.log();
+  constexpr int accounts = 3;
+  constexpr std::int64_t opening_balance = 10000;
+  {
+    http_client client{daemon.where(), 10s};
+    for (int a = 0; a < accounts; ++a) {
+      auto id = "acct-" + std::to_string(a);
+      ASSERT_EQ(client.request("POST", "/accounts",
+                               json{{"command_id", "open-" + id}, {"account_id", id}}.dump())
+                  .status,
+                201u);
+      ASSERT_EQ(client.request("POST", "/accounts/" + id + "/deposits",
+                               json{{"command_id", "fund-" + id}, {"amount", opening_balance}}.dump())
+                  .status,
+                200u);
+    }
+  }
+  std::atomic<int> completed{0}, refused{0}, other{0};
+  std::mutex mutex;
+  std::uint64_t last_position = 0;
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 4; ++c)
+    threads.emplace_back([&, c] {
+      http_client client{daemon.where(), 10s};
+      for (int i = 0; i < 25; ++i) {
+        // Around the ring of accounts, so every account both pays and receives.
+        auto source = "acct-" + std::to_string((c + i) % accounts);
+        auto target = "acct-" + std::to_string((c + i + 1) % accounts);
+        auto reply = client.request("POST", "/transfers",
+                                    json{{"transfer_id", "ring-" + std::to_string(c) + "-"
+                                                           + std::to_string(i)},
+                                         {"source", source},
+                                         {"target", target},
+                                         {"amount", 1 + i}}.dump());
+        auto body = body_of(reply);
+        if (reply.status == 200 && body["outcome"] == "completed") {
+          ++completed;
+          std::lock_guard guard{mutex};
+          last_position = std::max(last_position, body["position"].get<std::uint64_t>());
+        } else if (reply.status == 503 && body["error"] == "too_many_commands_in_flight"
+                   && reply.header("retry-after") == "1") {
+          ++refused;
+        } else {
+          ++other;
+        }
+      }
+    });
+  for (auto& thread : threads)
+    thread.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(completed.load() + refused.load(), 100);
+  // Four clients against a limit of one: some transfers overlap and are refused (runs
+  // here refuse most of them).
+  EXPECT_GT(refused.load(), 0);
+  ASSERT_GT(completed.load(), 0);
+  http_client client{daemon.where(), 10s};
+  auto totals = totals_with_invariant(client, last_position);
+  EXPECT_EQ(totals["money_in_flight"], 0);
+  EXPECT_EQ(totals["total_balance"], accounts * opening_balance);
+  std::int64_t sum = 0;
+  for (int a = 0; a < accounts; ++a)
+    sum += body_of(client.request("GET", "/accounts/acct-" + std::to_string(a) + "?min_position="
+                                           + std::to_string(last_position)))["balance"]
+             .get<std::int64_t>();
+  EXPECT_EQ(sum, accounts * opening_balance);
+  auto metrics = client.request("GET", "/metrics").body;
+  EXPECT_NE(metrics.find("tally_commands_refused_backpressure_total " + std::to_string(refused.load())),
+            std::string::npos);
+  EXPECT_NE(metrics.find("tally_transfers_total{outcome=\"completed\"} "
+                         + std::to_string(completed.load()) + "\n"),
+            std::string::npos);
+  client.close();
+  EXPECT_EQ(daemon.stop(), 0) << daemon.log();
 }

@@ -214,3 +214,274 @@ TEST(json_codec, parses_decimals_strictly) {
   EXPECT_FALSE(parse_decimal(" 1"));
   EXPECT_FALSE(parse_decimal(""));
 }
+
+// -- Transfers ---------------------------------------------------------------------------
+
+namespace {
+
+decoded<bank::transfer_money> transfer(const std::string& body, const std::string* key = nullptr) {
+  return decode_transfer(json_type, body, key);
+}
+
+}  // namespace
+
+TEST(json_codec, decodes_a_transfer) {
+  auto out = transfer(R"({"transfer_id":"t-1","source":"alice","target":"bob","amount":250})");
+  ASSERT_TRUE(out) << out.failure.error;
+  EXPECT_EQ(out.value->transfer_id, "t-1");
+  EXPECT_EQ(out.value->source, "alice");
+  EXPECT_EQ(out.value->target, "bob");
+  EXPECT_EQ(out.value->amount, 250);
+  auto largest = transfer(R"({"transfer_id":"t","source":"a","target":"b","amount":9223372036854775807})");
+  ASSERT_TRUE(largest) << largest.failure.error;
+  EXPECT_EQ(largest.value->amount, INT64_MAX);
+}
+
+TEST(json_codec, takes_the_transfer_id_from_the_idempotency_key_header) {
+  std::string key = "6f1c2a4e-0b7d-4d7e-9a51-3c2f7e8b9a10";
+  auto out = transfer(R"({"source":"a","target":"b","amount":1})", &key);
+  ASSERT_TRUE(out) << out.failure.error;
+  EXPECT_EQ(out.value->transfer_id, key);
+  auto same = transfer(R"({"transfer_id":"6f1c2a4e-0b7d-4d7e-9a51-3c2f7e8b9a10","source":"a",)"
+                       R"("target":"b","amount":1})",
+                       &key);
+  EXPECT_TRUE(same) << same.failure.error;
+  auto differ = transfer(R"({"transfer_id":"other","source":"a","target":"b","amount":1})", &key);
+  ASSERT_FALSE(differ);
+  EXPECT_EQ(differ.failure.error, "transfer_id_conflict");
+  EXPECT_EQ(differ.failure.http_status, 400u);
+  // The header is held to the transfer id rules, not the looser command id ones.
+  std::string with_space = "a b";
+  auto bad_key = transfer(R"({"source":"a","target":"b","amount":1})", &with_space);
+  ASSERT_FALSE(bad_key);
+  EXPECT_EQ(bad_key.failure.error, "transfer_id_invalid");
+}
+
+TEST(json_codec, bad_transfer_bodies_get_the_documented_error_in_order) {
+  auto body = [](const std::string& fields) { return "{" + fields + "}"; };
+  const std::string ok_accounts = R"("source":"a","target":"b")";
+  const std::string ok_id = R"("transfer_id":"t")";
+  const std::string long_id(bank::transfer_id_bytes_max + 1, 't');
+  const bad_body_case cases[] = {
+    // Body shape (checks 12-16).
+    {"malformed", R"({"transfer_id":)", 400, "malformed_json"},
+    {"trailing garbage", body(ok_id + "," + ok_accounts + R"(,"amount":1)") + "x", 400,
+     "malformed_json"},
+    {"duplicate key", body(ok_id + "," + ok_accounts + R"(,"amount":1,"amount":2)"), 400,
+     "duplicate_key"},
+    {"array body", "[]", 400, "body_not_an_object"},
+    {"string body", R"("t")", 400, "body_not_an_object"},
+    {"unknown field", body(ok_id + "," + ok_accounts + R"(,"amount":1,"memo":"x")"), 400,
+     "unknown_field"},
+    {"command_id is not a transfer field", body(ok_accounts + R"(,"amount":1,"command_id":"c")"),
+     400, "unknown_field"},
+    {"empty body", "", 400, "source_required"},
+    // The accounts (check 17): source before target.
+    {"source missing", body(ok_id + R"(,"target":"b","amount":1)"), 400, "source_required"},
+    {"source number", body(ok_id + R"(,"source":7,"target":"b","amount":1)"), 400, "source_invalid"},
+    {"source null", body(ok_id + R"(,"source":null,"target":"b","amount":1)"), 400,
+     "source_invalid"},
+    {"source empty", body(ok_id + R"(,"source":"","target":"b","amount":1)"), 400,
+     "source_invalid"},
+    {"source traversal", body(ok_id + R"(,"source":"../x","target":"b","amount":1)"), 400,
+     "source_invalid"},
+    {"source with colon", body(ok_id + R"(,"source":"transfer:t","target":"b","amount":1)"), 400,
+     "source_invalid"},
+    {"source too long",
+     body(ok_id + R"(,"source":")" + std::string(65, 'a') + R"(","target":"b","amount":1)"), 400,
+     "source_invalid"},
+    {"source and target missing", body(ok_id + R"(,"amount":1)"), 400, "source_required"},
+    {"target missing", body(ok_id + R"(,"source":"a","amount":1)"), 400, "target_required"},
+    {"target array", body(ok_id + R"(,"source":"a","target":["b"],"amount":1)"), 400,
+     "target_invalid"},
+    {"target control char", body(ok_id + R"(,"source":"a","target":"b\u0001","amount":1)"), 400,
+     "target_invalid"},
+    {"target bad before amount bad", body(ok_id + R"(,"source":"a","target":"","amount":0)"), 400,
+     "target_invalid"},
+    // The amount (checks 18-21), as for deposits.
+    {"amount missing", body(ok_id + "," + ok_accounts), 400, "amount_required"},
+    {"amount fraction", body(ok_id + "," + ok_accounts + R"(,"amount":1.5)"), 400,
+     "amount_not_an_integer"},
+    {"amount exponent", body(ok_id + "," + ok_accounts + R"(,"amount":1e2)"), 400,
+     "amount_not_an_integer"},
+    {"amount string", body(ok_id + "," + ok_accounts + R"(,"amount":"5")"), 400,
+     "amount_not_an_integer"},
+    {"amount bool", body(ok_id + "," + ok_accounts + R"(,"amount":false)"), 400,
+     "amount_not_an_integer"},
+    {"amount above INT64_MAX", body(ok_id + "," + ok_accounts + R"(,"amount":9223372036854775808)"),
+     422, "amount_out_of_range"},
+    {"amount zero", body(ok_id + "," + ok_accounts + R"(,"amount":0)"), 422,
+     "amount_must_be_positive"},
+    {"amount negative", body(ok_id + "," + ok_accounts + R"(,"amount":-3)"), 422,
+     "amount_must_be_positive"},
+    {"amount bad before same accounts", body(ok_id + R"(,"source":"a","target":"a","amount":0)"),
+     422, "amount_must_be_positive"},
+    // The same account on both sides (check 21, after the amount).
+    {"same account", body(ok_id + R"(,"source":"a","target":"a","amount":1)"), 422,
+     "accounts_must_be_different"},
+    {"same account before transfer id", R"({"source":"a","target":"a","amount":1})", 422,
+     "accounts_must_be_different"},
+    // The transfer id (checks 22-23).
+    {"transfer id missing", body(ok_accounts + R"(,"amount":1)"), 400, "transfer_id_required"},
+    {"transfer id number", body(R"("transfer_id":5,)" + ok_accounts + R"(,"amount":1)"), 400,
+     "transfer_id_invalid"},
+    {"transfer id empty", body(R"("transfer_id":"",)" + ok_accounts + R"(,"amount":1)"), 400,
+     "transfer_id_invalid"},
+    {"transfer id dot-dot", body(R"("transfer_id":"..",)" + ok_accounts + R"(,"amount":1)"), 400,
+     "transfer_id_invalid"},
+    {"transfer id slash", body(R"("transfer_id":"a/b",)" + ok_accounts + R"(,"amount":1)"), 400,
+     "transfer_id_invalid"},
+    {"transfer id colon", body(R"("transfer_id":"a:b",)" + ok_accounts + R"(,"amount":1)"), 400,
+     "transfer_id_invalid"},
+    {"transfer id too long",
+     body(R"("transfer_id":")" + long_id + R"(",)" + ok_accounts + R"(,"amount":1)"), 400,
+     "transfer_id_invalid"},
+  };
+  for (const auto& test : cases) {
+    SCOPED_TRACE(test.name);
+    auto out = transfer(test.body);
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.failure.error, test.error);
+    EXPECT_EQ(out.failure.http_status, test.http_status);
+    EXPECT_FALSE(out.failure.message.empty());
+  }
+  auto wrong_type = decode_transfer("text/plain", R"({"transfer_id":"t"})", nullptr);
+  ASSERT_FALSE(wrong_type);
+  EXPECT_EQ(wrong_type.failure.http_status, 415u);
+  EXPECT_EQ(wrong_type.failure.error, "unsupported_media_type");
+}
+
+TEST(json_codec, validates_transfer_ids) {
+  EXPECT_EQ(transfer_id_problem("t-1.x_Y"), "");
+  EXPECT_EQ(transfer_id_problem(std::string(bank::transfer_id_bytes_max, 'a')), "");
+  EXPECT_EQ(transfer_id_problem("6f1c2a4e-0b7d-4d7e-9a51-3c2f7e8b9a10"), "");
+  const std::string bad[] = {"", std::string(bank::transfer_id_bytes_max + 1, 'a'), ".", "..",
+                             "a:b", "a/b", "a b", "a%2e", std::string{"\xc3\xa9"}};
+  for (const auto& id : bad)
+    EXPECT_NE(transfer_id_problem(id), "") << id;
+}
+
+TEST(json_codec, maps_transfer_outcomes_to_http_statuses) {
+  EXPECT_EQ(http_status_for(error_code::accounts_must_be_different), 422u);
+  EXPECT_EQ(http_status_for(error_code::transfer_not_found), 422u);
+  EXPECT_EQ(http_status_for(error_code::transfer_already_exists), 409u);
+  EXPECT_EQ(http_status_for(error_code::transfers_in_progress), 409u);
+  transfer_reply completed{error_code::none, bank::transfer_status::completed, error_code::none, 8,
+                           false};
+  EXPECT_EQ(http_status_for(completed), 200u);
+  transfer_reply failed{error_code::none, bank::transfer_status::failed,
+                        error_code::insufficient_funds, 9, false};
+  EXPECT_EQ(http_status_for(failed), 200u);
+  transfer_reply taken;
+  taken.outcome = error_code::transfer_already_exists;
+  EXPECT_EQ(http_status_for(taken), 409u);
+  transfer_reply unknown_account;
+  unknown_account.outcome = error_code::account_not_found;
+  EXPECT_EQ(http_status_for(unknown_account), 422u);
+}
+
+TEST(json_codec, encodes_transfer_replies) {
+  bank::transfer_money request{"t-1", "alice", "bob", 300};
+  transfer_reply completed{error_code::none, bank::transfer_status::completed, error_code::none, 8,
+                           true};
+  auto body = encode_transfer_reply(completed, request);
+  EXPECT_EQ(body["outcome"], "completed");
+  EXPECT_EQ(body["status"], "completed");
+  EXPECT_EQ(body["transfer_id"], "t-1");
+  EXPECT_EQ(body["source"], "alice");
+  EXPECT_EQ(body["target"], "bob");
+  EXPECT_EQ(body["amount"], 300);
+  EXPECT_EQ(body["position"], 8);
+  EXPECT_EQ(body["duplicate"], true);
+  EXPECT_FALSE(body.contains("reason"));
+  EXPECT_FALSE(body.contains("error"));
+
+  transfer_reply failed{error_code::none, bank::transfer_status::failed,
+                        error_code::insufficient_funds, 10, false};
+  body = encode_transfer_reply(failed, request);
+  EXPECT_EQ(body["outcome"], "failed");
+  EXPECT_EQ(body["reason"], "insufficient_funds");
+  EXPECT_EQ(body["position"], 10);
+  EXPECT_EQ(body["duplicate"], false);
+
+  transfer_reply rejected;
+  rejected.outcome = error_code::transfer_already_exists;
+  body = encode_transfer_reply(rejected, request);
+  EXPECT_EQ(body["outcome"], "rejected");
+  EXPECT_EQ(body["error"], "transfer_already_exists");
+  EXPECT_EQ(body["code"], "transfer_already_exists");
+  EXPECT_FALSE(body["message"].get<std::string>().empty());
+  EXPECT_EQ(body["position"], 0);
+  EXPECT_FALSE(body.contains("status"));
+}
+
+TEST(json_codec, encodes_a_transfer_view_and_the_money_in_flight) {
+  transfer_view view;
+  view.transfer_id = "t-2";
+  view.exists = true;
+  view.status = bank::transfer_status::requested;
+  view.source = "alice";
+  view.target = "bob";
+  view.amount = 40;
+  view.debited = true;
+  view.in_flight = 40;
+  auto body = encode_transfer(view, 17);
+  EXPECT_EQ(body["transfer_id"], "t-2");
+  EXPECT_EQ(body["status"], "requested");
+  EXPECT_EQ(body["debited"], true);
+  EXPECT_EQ(body["credited"], false);
+  EXPECT_EQ(body["refunded"], false);
+  EXPECT_EQ(body["settled"], false);
+  EXPECT_EQ(body["in_flight"], 40);
+  EXPECT_EQ(body["as_of_position"], 17);
+  EXPECT_FALSE(body.contains("reason"));
+  view.status = bank::transfer_status::failed;
+  view.reason = error_code::balance_would_overflow;
+  view.refunded = true;
+  view.in_flight = 0;
+  body = encode_transfer(view, 20);
+  EXPECT_EQ(body["status"], "failed");
+  EXPECT_EQ(body["reason"], "balance_would_overflow");
+  EXPECT_EQ(body["refunded"], true);
+
+  totals_view totals;
+  totals.total_balance = 960;
+  totals.money_in_flight = 40;
+  totals.total_deposited = 1000;
+  auto totals_body = encode_totals(totals);
+  EXPECT_EQ(totals_body["money_in_flight"], 40);
+  EXPECT_EQ(totals_body["total_balance"].get<std::int64_t>()
+              + totals_body["money_in_flight"].get<std::int64_t>(),
+            totals_body["total_deposited"].get<std::int64_t>()
+              - totals_body["total_withdrawn"].get<std::int64_t>());
+}
+
+TEST(json_codec, encodes_transfer_events_for_the_feed) {
+  recorded_event debit;
+  debit.position = 5;
+  debit.stream_id = "alice";
+  debit.stream_version = 3;
+  debit.type = "money_debited_for_transfer";
+  debit.payload = bank::encode_payload(bank::account_event{bank::money_debited_for_transfer{"t-1", 300}});
+  auto body = encode_event(debit);
+  EXPECT_EQ(body["amount"], 300);
+  EXPECT_EQ(body["transfer_id"], "t-1");
+
+  recorded_event requested;
+  requested.stream_id = bank::transfer_stream_id("t-1");
+  requested.type = "transfer_requested";
+  requested.payload =
+    bank::encode_payload(bank::transfer_event{bank::transfer_requested{"alice", "bob", 300}});
+  body = encode_event(requested);
+  EXPECT_EQ(body["source"], "alice");
+  EXPECT_EQ(body["target"], "bob");
+  EXPECT_EQ(body["amount"], 300);
+
+  recorded_event failed;
+  failed.stream_id = bank::transfer_stream_id("t-1");
+  failed.type = "transfer_failed";
+  failed.payload =
+    bank::encode_payload(bank::transfer_event{bank::transfer_failed{error_code::insufficient_funds}});
+  body = encode_event(failed);
+  EXPECT_EQ(body["reason"], "insufficient_funds");
+}

@@ -24,6 +24,9 @@ TEST(routes, match_every_route) {
     {"GET", "/accounts/a1", route_kind::balance},
     {"GET", "/accounts/a1/events?from_version=2&limit=10", route_kind::history},
     {"GET", "/accounts/a1/state?version=2", route_kind::state},
+    {"POST", "/transfers", route_kind::transfer},
+    {"GET", "/transfers/t-1", route_kind::transfer_state},
+    {"GET", "/transfers/t-1?min_position=4", route_kind::transfer_state},
   };
   for (const auto& test : cases) {
     SCOPED_TRACE(test.target);
@@ -76,6 +79,18 @@ TEST(routes, refuse_in_the_documented_order) {
     {"GET", "/accounts/a1/state?at=yesterday", 400, "parameter_invalid"},
     {"GET", "/events?from=0", 400, "parameter_invalid"},
     {"POST", "/accounts?x=1", 400, "unknown_parameter"},
+    {"GET", "/transfers/t/x", 404, "route_not_found"},
+    {"GET", "/transfers", 405, "method_not_allowed"},
+    {"DELETE", "/transfers", 405, "method_not_allowed"},
+    {"POST", "/transfers/t-1", 405, "method_not_allowed"},
+    {"GET", "/transfers/..", 400, "transfer_id_invalid"},
+    {"GET", "/transfers/%2e%2e", 400, "transfer_id_invalid"},
+    {"GET", "/transfers/a:b", 400, "transfer_id_invalid"},
+    {"GET", "/transfers/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 400,
+     "transfer_id_invalid"},  // 56 bytes: "transfer:" + id would not be a stream id
+    {"GET", "/transfers/t-1?limit=1", 400, "unknown_parameter"},
+    {"GET", "/transfers/t-1?min_position=x", 400, "parameter_invalid"},
+    {"POST", "/transfers?min_position=1", 400, "unknown_parameter"},
   };
   for (const auto& test : cases) {
     SCOPED_TRACE(std::string{test.method} + " " + test.target);
@@ -84,6 +99,23 @@ TEST(routes, refuse_in_the_documented_order) {
     EXPECT_EQ(out.failure.http_status, test.status);
     EXPECT_EQ(out.failure.error, test.error);
   }
+}
+
+TEST(routes, parse_transfer_parameters_and_which_routes_take_a_body) {
+  auto state = match_route("GET", "/transfers/t-1.x?min_position=12");
+  ASSERT_TRUE(state) << state.failure.message;
+  EXPECT_EQ(state.value->transfer_id, "t-1.x");
+  EXPECT_EQ(state.value->min_position, 12u);
+  EXPECT_TRUE(state.value->account_id.empty());
+  auto longest = match_route("GET", "/transfers/" + std::string(55, 'a'));
+  EXPECT_TRUE(longest) << longest.failure.message;
+  EXPECT_TRUE(route_takes_body(route_kind::transfer));
+  EXPECT_FALSE(is_command_route(route_kind::transfer));
+  EXPECT_TRUE(route_takes_body(route_kind::deposit));
+  EXPECT_FALSE(route_takes_body(route_kind::transfer_state));
+  EXPECT_FALSE(route_takes_body(route_kind::balance));
+  EXPECT_EQ(route_label(route_kind::transfer), "POST /transfers");
+  EXPECT_EQ(route_label(route_kind::transfer_state), "GET /transfers/{id}");
 }
 
 TEST(routes, bearer_token_check) {
