@@ -117,3 +117,53 @@ TEST(durable_runtime, a_retried_command_id_after_a_restart_returns_the_original_
   EXPECT_TRUE(bank->execute(deposit_money{"a", 1})->accepted());
   EXPECT_EQ(bank->account_state("a")->state.balance, 701);
 }
+
+// Regression (found by tests/crash/kill_under_load): a client whose reply was lost in a
+// crash retries after the restart. The restarted aggregate no longer remembers the id,
+// and its rules now refuse the command (the open: the account exists; the withdrawal:
+// the money is gone, because the command was applied). The retry must still return
+// the original outcome, not a rejection that tells the client nothing happened.
+TEST(durable_runtime, a_retry_after_a_restart_that_the_rules_would_now_refuse_returns_the_original_outcome) {
+  temporary_directory directory;
+  command_options open_options;
+  open_options.id = command_id::random();
+  command_options withdraw_options;
+  withdraw_options.id = command_id::random();
+  command_reply opened;
+  command_reply withdrawn;
+  {
+    auto bank = start_durable(directory.data());
+    ASSERT_TRUE(bank);
+    auto open_reply = bank->execute(open_account{"a"}, open_options);
+    ASSERT_TRUE(open_reply && open_reply->accepted());
+    opened = *open_reply;
+    ASSERT_TRUE(bank->execute(deposit_money{"a", 500})->accepted());
+    auto withdraw_reply = bank->execute(withdraw_money{"a", 500}, withdraw_options);
+    ASSERT_TRUE(withdraw_reply && withdraw_reply->accepted());
+    withdrawn = *withdraw_reply;
+    EXPECT_TRUE(bank->shutdown().is_ok());
+  }
+  auto bank = start_durable(directory.data());
+  ASSERT_TRUE(bank);
+  auto head = bank->store_health()->head;
+  auto withdraw_retry = bank->execute(withdraw_money{"a", 500}, withdraw_options);
+  ASSERT_TRUE(withdraw_retry) << withdraw_retry.error().to_string();
+  EXPECT_TRUE(withdraw_retry->accepted()) << "got " << to_string(withdraw_retry->outcome);
+  EXPECT_TRUE(withdraw_retry->duplicate);
+  EXPECT_EQ(withdraw_retry->position, withdrawn.position);
+  EXPECT_EQ(withdraw_retry->stream_version, withdrawn.stream_version);
+  auto open_retry = bank->execute(open_account{"a"}, open_options);
+  ASSERT_TRUE(open_retry) << open_retry.error().to_string();
+  EXPECT_TRUE(open_retry->accepted()) << "got " << to_string(open_retry->outcome);
+  EXPECT_TRUE(open_retry->duplicate);
+  EXPECT_EQ(open_retry->position, opened.position);
+  EXPECT_EQ(bank->store_health()->head, head) << "a retry appends nothing";
+  // A new command the rules refuse is still refused.
+  auto overdraft = bank->execute(withdraw_money{"a", 1});
+  ASSERT_TRUE(overdraft);
+  EXPECT_EQ(overdraft->outcome, error_code::insufficient_funds);
+  auto second_open = bank->execute(open_account{"a"});
+  ASSERT_TRUE(second_open);
+  EXPECT_EQ(second_open->outcome, error_code::account_already_exists);
+  EXPECT_EQ(bank->account_state("a")->state.balance, 0);
+}

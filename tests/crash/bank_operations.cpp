@@ -1,0 +1,121 @@
+#include "tests/crash/bank_operations.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace tally::crash {
+
+using json = nlohmann::json;
+
+std::string_view operation_name(operation_kind kind) noexcept {
+  switch (kind) {
+    case operation_kind::open_account: return "open_account";
+    case operation_kind::deposit_money: return "deposit_money";
+    case operation_kind::withdraw_money: return "withdraw_money";
+  }
+  return "unknown";
+}
+
+std::string request_target(const operation& op) {
+  switch (op.kind) {
+    case operation_kind::open_account: return "/accounts";
+    case operation_kind::deposit_money: return "/accounts/" + op.account_id + "/deposits";
+    case operation_kind::withdraw_money: return "/accounts/" + op.account_id + "/withdrawals";
+  }
+  return {};
+}
+
+std::string request_body(const operation& op, const std::string& command_key) {
+  switch (op.kind) {
+    case operation_kind::open_account:
+      return json{{"command_id", command_key}, {"account_id", op.account_id}}.dump();
+    case operation_kind::deposit_money:
+    case operation_kind::withdraw_money:
+      return json{{"command_id", command_key}, {"amount", op.amount}}.dump();
+  }
+  return {};
+}
+
+std::vector<expected_event> expected_events(const operation& op) {
+  switch (op.kind) {
+    case operation_kind::open_account: return {{op.account_id, "account_opened", 0}};
+    case operation_kind::deposit_money: return {{op.account_id, "money_deposited", op.amount}};
+    case operation_kind::withdraw_money: return {{op.account_id, "money_withdrawn", op.amount}};
+  }
+  return {};
+}
+
+std::vector<std::pair<std::string, std::int64_t>> balance_changes(const operation& op) {
+  switch (op.kind) {
+    case operation_kind::open_account: return {{op.account_id, 0}};
+    case operation_kind::deposit_money: return {{op.account_id, op.amount}};
+    case operation_kind::withdraw_money: return {{op.account_id, -op.amount}};
+  }
+  return {};
+}
+
+namespace {
+
+/// The rules that may refuse `op` in this driver. Clients only address accounts whose
+/// open was acknowledged, send positive amounts far from int64 limits, never reuse a
+/// command id and never send an expected version, so every other refusal is a bug
+/// (an applied open refused as account_already_exists on its retry, for instance).
+bool may_be_refused_by(const operation& op, const std::string& error) {
+  switch (op.kind) {
+    case operation_kind::open_account: return false;
+    case operation_kind::deposit_money: return false;
+    case operation_kind::withdraw_money: return error == "insufficient_funds";
+  }
+  return false;
+}
+
+}  // namespace
+
+reply_reading read_command_reply(const operation& op, const std::string& command_key,
+                                 const http_common::http_response& response, command_outcome& out,
+                                 std::string& problem) {
+  if (!response.ok()) {
+    problem = "no reply: " + response.error;
+    return reply_reading::in_doubt;
+  }
+  out.http_status = response.status;
+  if (response.status == 503) {
+    problem = "HTTP 503 " + response.body;
+    return reply_reading::in_doubt;
+  }
+  auto body = json::parse(response.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object()) {
+    problem = "HTTP " + std::to_string(response.status) + " with a body that is not a JSON object: "
+              + response.body;
+    return reply_reading::violation;
+  }
+  const unsigned accepted_status = op.kind == operation_kind::open_account ? 201 : 200;
+  const bool accepted = response.status == accepted_status && body.value("outcome", "") == "accepted";
+  const bool rejected = (response.status == 409 || response.status == 422)
+                        && body.value("outcome", "") == "rejected";
+  if (!accepted && !rejected) {
+    problem = "unexpected reply HTTP " + std::to_string(response.status) + " " + response.body;
+    return reply_reading::violation;
+  }
+  if (body.value("command_id", "") != command_key || body.value("account_id", "") != op.account_id
+      || body.value("command", "") != operation_name(op.kind) || !body["version"].is_number_unsigned()
+      || !body["position"].is_number_unsigned()) {
+    problem = "reply does not match the command: " + response.body;
+    return reply_reading::violation;
+  }
+  out.accepted = accepted;
+  out.error = accepted ? std::string{} : body.value("error", "");
+  out.version = body["version"].get<std::uint64_t>();
+  out.position = body["position"].get<std::uint64_t>();
+  out.replayed = response.header("idempotent-replayed") == "true";
+  if (accepted && (out.position == 0 || out.version == 0)) {
+    problem = "accepted without a position and version: " + response.body;
+    return reply_reading::violation;
+  }
+  if (rejected && !may_be_refused_by(op, out.error)) {
+    problem = "refused by a rule that cannot apply to this command: " + response.body;
+    return reply_reading::violation;
+  }
+  return reply_reading::decided;
+}
+
+}  // namespace tally::crash
