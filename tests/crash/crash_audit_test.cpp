@@ -2,12 +2,17 @@
 // each kind of damage the driver exists to catch (so a passing crash run means
 // something).
 #include "tests/crash/crash_audit.hpp"
+#include "tests/crash/transfer_audit.hpp"
 
 #include <gtest/gtest.h>
 
 #include "tally/ids.hpp"
+#include "tally/transfer.hpp"
 
 namespace tally::crash {
+
+using bank::transfer_step;
+using bank::transfer_step_id;
 namespace {
 
 command_record make_record(const std::string& key, operation op, command_state state, bool accepted,
@@ -214,6 +219,95 @@ TEST(crash_audit, a_retry_of_a_command_that_was_not_applied_is_decided_afresh) {
   auto replayed = fresh;
   replayed.replayed = true;
   EXPECT_TRUE(check_retry(record, {}, 3, replayed).has_value());
+}
+
+
+// Transfers: t1 completed (a -> b 40), t2 failed for insufficient funds (no account
+// step), t3 compensated (debited from a, refunded). Account events before the steps
+// are left out: audit_transfers only reads the transfer streams and the steps.
+struct transfer_journal {
+  std::vector<submitted_transfer> transfers{{"t1", "a", "b", 40, "completed"},
+                                            {"t2", "a", "b", 5000, "failed"},
+                                            {"t3", "a", "c", 7, "failed"}};
+  std::vector<logged_event> log;
+
+  void append(const std::string& stream, const std::string& type, std::int64_t amount, const std::string& transfer,
+              transfer_step step) {
+    std::uint64_t version = 1;
+    for (const auto& event : log)
+      version += event.stream_id == stream ? 1 : 0;
+    log.push_back(logged_event{log.size() + 1, stream, version, type, amount,
+                               to_string(transfer_step_id(transfer, step))});
+  }
+
+  transfer_journal() {
+    append("transfer:t1", "transfer_requested", 40, "t1", transfer_step::request);
+    append("a", "money_debited_for_transfer", 40, "t1", transfer_step::debit);
+    append("b", "money_credited_for_transfer", 40, "t1", transfer_step::credit);
+    append("a", "transfer_settled", 0, "t1", transfer_step::settle);
+    append("transfer:t1", "transfer_completed", 0, "t1", transfer_step::complete);
+    append("transfer:t2", "transfer_requested", 5000, "t2", transfer_step::request);
+    append("transfer:t2", "transfer_failed", 0, "t2", transfer_step::fail);
+    append("transfer:t3", "transfer_requested", 7, "t3", transfer_step::request);
+    append("a", "money_debited_for_transfer", 7, "t3", transfer_step::debit);
+    append("transfer:t3", "transfer_compensating", 0, "t3", transfer_step::compensate);
+    append("a", "money_refunded_for_transfer", 7, "t3", transfer_step::refund);
+    append("transfer:t3", "transfer_failed", 0, "t3", transfer_step::fail);
+  }
+};
+
+TEST(crash_audit, finds_nothing_wrong_with_consistent_transfers) {
+  transfer_journal journal;
+  const auto violations = audit_transfers(journal.transfers, journal.log, true);
+  EXPECT_TRUE(violations.empty()) << violations.front();
+}
+
+TEST(crash_audit, reports_a_transfer_debited_twice) {
+  transfer_journal journal;
+  journal.append("a", "money_debited_for_transfer", 40, "t1", transfer_step::debit);
+  EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true), "transfer t1: 2 debits"));
+}
+
+TEST(crash_audit, reports_a_lost_transfer_after_quiescence) {
+  transfer_journal journal;
+  journal.transfers.push_back(submitted_transfer{"t4", "b", "c", 3, ""});
+  EXPECT_TRUE(audit_transfers(journal.transfers, journal.log, false).empty());
+  EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true), "transfer t4"));
+  EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true), "lost"));
+  journal.transfers.back().final_status = "completed";
+  EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, false),
+                       "transfer t4 was answered completed but has not ended"));
+}
+
+TEST(crash_audit, reports_transfer_steps_that_do_not_match_how_the_transfer_ended) {
+  transfer_journal journal;
+  journal.log.erase(journal.log.begin() + 3);  // t1's settle
+  for (std::size_t index = 0; index < journal.log.size(); ++index)
+    journal.log[index].position = index + 1;
+  EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true), "transfer t1 completed but"));
+  transfer_journal credited;
+  credited.append("c", "money_credited_for_transfer", 7, "t3", transfer_step::credit);
+  EXPECT_TRUE(mentions(audit_transfers(credited.transfers, credited.log, true),
+                       "transfer t3 failed after compensating but"));
+  transfer_journal answered_wrong;
+  answered_wrong.transfers[1].final_status = "completed";
+  EXPECT_TRUE(mentions(audit_transfers(answered_wrong.transfers, answered_wrong.log, true),
+                       "transfer t2 was answered completed but the journal says failed"));
+}
+
+TEST(crash_audit, reports_a_transfer_stream_no_client_submitted) {
+  transfer_journal journal;
+  journal.append("transfer:t9", "transfer_requested", 1, "t9", transfer_step::request);
+  journal.append("a", "money_debited_for_transfer", 1, "t9", transfer_step::debit);
+  const auto violations = audit_transfers(journal.transfers, journal.log, false);
+  EXPECT_TRUE(mentions(violations, "a transfer stream no client submitted"));
+  EXPECT_TRUE(mentions(violations, "a transfer step no submitted transfer derives"));
+}
+
+TEST(crash_audit, the_totals_invariant_names_a_wrong_total_and_a_negative_balance) {
+  EXPECT_FALSE(check_totals_invariant(60, 40, 130, 30, 9).has_value());
+  EXPECT_TRUE(check_totals_invariant(100, 40, 130, 30, 9).value().rfind("wrong_total", 0) == 0);
+  EXPECT_TRUE(check_totals_invariant(-1, 101, 130, 30, 9).value().rfind("negative_balance", 0) == 0);
 }
 
 }  // namespace
