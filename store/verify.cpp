@@ -107,7 +107,10 @@ private:
     std::sort(found.begin(), found.end());
     std::uint64_t expected_position = 1;
     for (std::size_t i = 0; i < found.size(); ++i) {
-      const auto& [name_position, path] = found[i];
+      // Plain references, not a structured binding: C++17 does not let the lambda below
+      // capture a binding (g++ accepts it, clang refuses it).
+      const std::uint64_t name_position = found[i].first;
+      const std::string& path = found[i].second;
       auto opened = fs_.open_file(path, file_access::read_only, file_creation::open_existing);
       if (!opened) {
         problem(problem_severity::error, path, 0, opened.error().to_string());
