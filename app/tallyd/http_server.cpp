@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/tallyd/bank_gateway.hpp"
+#include "app/tallyd/http_request.hpp"
 #include "app/tallyd/json_codec.hpp"
 #include "app/tallyd/limits.hpp"
 #include "app/tallyd/metrics.hpp"
@@ -145,7 +146,9 @@ public:
   /// `refuse`: over connections-max; the request is read (so closing does not reset
   /// the connection before the client sees the answer) and answered 503.
   session(tcp::socket socket, std::shared_ptr<http_server::impl> server, bool refuse)
-    : stream_(std::move(socket)), server_(std::move(server)), refuse_(refuse) {
+    : stream_(std::move(socket)), server_(std::move(server)),
+      limits_{server_->options.request_body_bytes_max, server_->options.request_header_bytes_max},
+      buffer_(request_buffer_bytes_max(limits_)), refuse_(refuse) {
     server_->metrics.open_connections.fetch_add(1);
   }
 
@@ -185,38 +188,23 @@ private:
     if (closed_)
       return;
     parser_.emplace();
-    parser_->body_limit(server_->options.request_body_bytes_max);
-    parser_->header_limit(static_cast<std::uint32_t>(server_->options.request_header_bytes_max));
+    apply_request_limits(*parser_, limits_);
     stream_.expires_after(refuse_ ? std::chrono::milliseconds{1000} : server_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code failure, std::size_t) {
-    if (failure == http::error::end_of_stream || failure == beast::error::timeout
-        || failure == net::error::operation_aborted || failure == net::error::eof
-        || failure == net::error::connection_reset) {
+    // The same mapping parse_request() applies (tests/fuzz/http_request_fuzz.cpp).
+    auto outcome = classify_read(failure, limits_);
+    if (outcome.verdict == read_verdict::close_silently) {
       close();
       return;
     }
     started_ = clock_type::now();
-    if (failure) {
+    if (outcome.verdict == read_verdict::refuse_and_close) {
       keep_alive_ = false;
-      if (failure == http::error::body_limit)
-        reply_error(make_api_error(413, error_code::limit_exceeded, "request_body_too_large",
-                                   "the request body is larger than "
-                                     + std::to_string(server_->options.request_body_bytes_max)
-                                     + " bytes"));
-      else if (failure == http::error::header_limit)
-        reply_error(make_api_error(431, error_code::limit_exceeded, "request_header_too_large",
-                                   "the request header is larger than "
-                                     + std::to_string(server_->options.request_header_bytes_max)
-                                     + " bytes"));
-      else if (&failure.category() == &http::make_error_code(http::error::bad_target).category())
-        reply_error(make_api_error(400, error_code::invalid_argument, "malformed_http",
-                                   "the request is not valid HTTP/1.1"));
-      else
-        close();
+      reply_error(outcome.failure);
       return;
     }
     request_ = parser_->release();
@@ -226,9 +214,6 @@ private:
   }
 
   void handle() {
-    auto& request = request_;
-    auto target = std::string_view{request.target().data(), request.target().size()};
-    auto path = target_path(target);
     if (refuse_) {
       keep_alive_ = false;
       reply_error(make_api_error(503, error_code::limit_exceeded, "too_many_connections",
@@ -241,33 +226,19 @@ private:
                                  "the daemon is shutting down"));
       return;
     }
-    if (!server_->options.token.empty() && path != "/health") {
-      auto authorization = request[http::field::authorization];
-      if (!bearer_token_matches({authorization.data(), authorization.size()},
-                                server_->options.token)) {
-        reply_error(make_api_error(401, error_code::invalid_argument, "unauthorized",
-                                   "send Authorization: Bearer <token>"));
-        return;
-      }
-    }
-    auto method = request.method_string();
-    auto matched = match_route({method.data(), method.size()}, target);
-    if (!matched) {
-      reply_error(matched.failure);
+    // Token, route, query and body checks: the same function parse_request()'s callers use.
+    auto admitted = admit_request(request_, server_->options.token);
+    if (!admitted) {
+      reply_error(admitted.failure);
       return;
     }
-    route_ = std::move(*matched.value);
+    route_ = std::move(*admitted.value);
     if (route_.kind == route_kind::transfer) {
       handle_transfer();
       return;
     }
     if (is_command_route(route_.kind)) {
       handle_command();
-      return;
-    }
-    if (!request.body().empty()) {
-      reply_error(make_api_error(400, error_code::invalid_argument, "unexpected_body",
-                                 "GET requests take no body"));
       return;
     }
     auto self = shared_from_this();
@@ -345,15 +316,8 @@ private:
   }
 
   void handle_command() {
-    auto& request = request_;
-    auto content_type = request[http::field::content_type];
-    auto key_field = request.find("Idempotency-Key");
-    std::string key;
-    if (key_field != request.end())
-      key = std::string{key_field->value()};
     auto kind = command_kind_of(route_.kind);
-    auto decoded = decode_command(kind, route_.account_id, {content_type.data(), content_type.size()},
-                                  request.body(), key_field != request.end() ? &key : nullptr);
+    auto decoded = decode_command_request(request_, route_);
     if (!decoded) {
       reply_error(decoded.failure);
       return;
@@ -393,13 +357,7 @@ private:
   }
 
   void handle_transfer() {
-    auto content_type = request_[http::field::content_type];
-    auto key_field = request_.find("Idempotency-Key");
-    std::string key;
-    if (key_field != request_.end())
-      key = std::string{key_field->value()};
-    auto decoded = decode_transfer({content_type.data(), content_type.size()}, request_.body(),
-                                   key_field != request_.end() ? &key : nullptr);
+    auto decoded = decode_transfer_request(request_, route_);
     if (!decoded) {
       reply_error(decoded.failure);
       return;
@@ -737,9 +695,12 @@ private:
 
   beast::tcp_stream stream_;
   std::shared_ptr<http_server::impl> server_;
+  request_limits limits_;
+  /// Bounded (request_buffer_bytes_max): Beast bounds the header and the body, not an
+  /// unterminated chunk-size line or trailer.
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-  http::request<http::string_body> request_;
+  std::optional<http_request_parser> parser_;
+  http_request request_;
   route_match route_;
   unsigned version_ = 11;
   bool refuse_ = false;
