@@ -15,6 +15,11 @@ packages=(
   nlohmann-json3-dev # JSON bodies, reports and config
   curl               # README examples and integration smoke checks
   libcli11-dev       # CLI11 (header-only): flag parsing of tallyd and the tally CLI
+  # libFuzzer (scripts/fuzz.sh, tests/fuzz/). clang-14 only recommends its runtimes,
+  # and this script installs without recommends, so they are named.
+  clang-14           # the fuzz build's compiler: libFuzzer comes with clang only
+  libclang-rt-14-dev # libFuzzer, ASan, UBSan and LSan runtimes for clang
+  llvm-14            # llvm-symbolizer: file and line in fuzz crash reports
 )
 
 missing=()
