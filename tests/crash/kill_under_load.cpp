@@ -41,6 +41,7 @@
 #include "tests/crash/command_ledger.hpp"
 #include "tests/crash/crash_audit.hpp"
 #include "tests/crash/daemon_reader.hpp"
+#include "tests/crash/transfer_audit.hpp"
 
 namespace {
 
@@ -75,6 +76,13 @@ constexpr std::chrono::milliseconds retry_pause{250};
 /// Largest deposit; withdrawals go a bit higher so that some are refused.
 constexpr std::int64_t deposit_amount_max = 10'000;
 constexpr std::int64_t withdrawal_amount_max = 12'000;
+/// One command in this many is followed by a GET /totals whose invariant is checked at
+/// its as_of_position: the read model must be consistent mid-load, not only at the audit.
+constexpr std::uint64_t totals_read_every = 16;
+
+/// GET /totals answers whose invariant the clients checked during the load (reported,
+/// so a run shows the check ran).
+std::atomic<std::uint64_t> totals_reads_checked{0};
 
 struct driver_options {
   std::uint64_t kills = 20;
@@ -184,6 +192,24 @@ void run_client(std::uint32_t client, const driver_options& options, const tally
     if (!op) {
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
       continue;
+    }
+    if (random.below(totals_read_every) == 0) {
+      auto totals = http.request("GET", "/totals");
+      auto body = nlohmann::json::parse(totals.body, nullptr, false);
+      if (totals.ok() && totals.status == 200 && body.is_object()) {
+        totals_reads_checked.fetch_add(1);
+        if (auto wrong = check_totals_invariant(body.value("total_balance", std::int64_t{0}),
+                                                body.value("money_in_flight", std::int64_t{0}),
+                                                body.value("total_deposited", std::int64_t{0}),
+                                                body.value("total_withdrawn", std::int64_t{0}),
+                                                body.value("as_of_position", std::uint64_t{0})))
+          violations.add("round " + std::to_string(load.round) + ": GET /totals during the load: " + *wrong);
+      } else if (!load.kill_sent.load()) {
+        violations.add("round " + std::to_string(load.round) + ": GET /totals failed while the daemon was alive: HTTP "
+                       + std::to_string(totals.status) + " " + totals.error + totals.body);
+      } else {
+        break;  // the daemon is gone: this client's round is over
+      }
     }
     auto sent = ledger.submit(*op, client, load.round);
     auto response = http.request("POST", request_target(*op), request_body(*op, sent.key));
@@ -506,7 +532,8 @@ int main(int argc, char** argv) {
             << counts.acknowledged << " acknowledged, " << counts.in_doubt_ever << " in doubt ("
             << in_doubt_applied_total << " applied before the kill, all " << counts.resolved
             << " resolved by retries), " << journal.size() << " events, " << torn_tail_warnings_total
-            << " torn-tail warnings from verify, " << milliseconds_since(run_start) << " ms" << std::endl;
+            << " torn-tail warnings from verify, " << totals_reads_checked.load()
+            << " GET /totals checked during the load, " << milliseconds_since(run_start) << " ms" << std::endl;
   if (!paths.created_root.empty() && !options.keep) {
     std::error_code ignored;
     std::filesystem::remove_all(paths.created_root, ignored);
