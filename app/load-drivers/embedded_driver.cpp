@@ -31,6 +31,7 @@ struct client_result {
   run_stats stats;
   std::vector<std::pair<std::uint64_t, std::int64_t>> tally_changes;  // account, delta
   std::uint64_t accepted_writes = 0;
+  transfer_tally transfers;
   std::uint64_t last_position = 0;
   std::uint64_t finished_ns = 0;
 };
@@ -50,6 +51,7 @@ struct target {
   // Embedded.
   caf::actor router;
   caf::actor balances;
+  caf::actor transfers;  ///< the transfer process manager
   // caf-raw: one actor per account.
   std::vector<caf::actor> raw_accounts;
 };
@@ -81,9 +83,47 @@ void record_tally(client_state& st, const workload_command& command) {
   ++st.result->accepted_writes;
 }
 
+void send_transfer(client_actor* self, const workload_command& command) {
+  auto& st = self->state;
+  bank::transfer_money request{transfer_id_for(st.run_high, st.client, st.next - 1),
+                               (*st.names)[command.account], (*st.names)[command.target_account],
+                               command.amount};
+  self->request(st.destination->transfers, caf::infinite, std::move(request))
+    .then(
+      [self](const transfer_reply& reply) {
+        auto& st = self->state;
+        const auto& sent = (*st.commands)[st.next - 1];
+        st.result->last_position = std::max(st.result->last_position, reply.position);
+        if (!reply.accepted()) {
+          // Refused before anything was recorded (a rule or limit_exceeded).
+          finish_command(self, operation::transfer, command_outcome::rejected,
+                         to_string(reply.outcome));
+        } else if (reply.status == bank::transfer_status::completed) {
+          st.result->tally_changes.emplace_back(sent.account, -sent.amount);
+          st.result->tally_changes.emplace_back(sent.target_account, sent.amount);
+          ++st.result->transfers.completed;
+          finish_command(self, operation::transfer, command_outcome::accepted, {});
+        } else {
+          // Failed: no money moved, like a rejected withdrawal.
+          ++st.result->transfers.failed;
+          finish_command(self, operation::transfer, command_outcome::rejected,
+                         to_string(reply.reason));
+        }
+      },
+      [self](caf::error& failure) {
+        ++self->state.result->transfers.in_doubt;
+        finish_command(self, operation::transfer, command_outcome::failed,
+                       to_string(to_status(failure).code()));
+      });
+}
+
 void send_embedded(client_actor* self, const workload_command& command) {
   auto& st = self->state;
   const auto& account = (*st.names)[command.account];
+  if (command.op == operation::transfer) {
+    send_transfer(self, command);
+    return;
+  }
   if (command.op == operation::balance) {
     self->request(st.destination->balances, caf::infinite, query_atom::value, balance_query{account},
                   std::uint64_t{0}, std::uint64_t{0})
@@ -256,6 +296,9 @@ closed_loop_result run_clients(caf::actor_system& system, std::shared_ptr<const 
       for (const auto& [account, delta] : result->tally_changes)
         out.client_tally[account] += delta;
       out.accepted_writes += result->accepted_writes;
+      out.transfers.completed += result->transfers.completed;
+      out.transfers.failed += result->transfers.failed;
+      out.transfers.in_doubt += result->transfers.in_doubt;
       out.last_position = std::max(out.last_position, result->last_position);
     });
   }
@@ -287,6 +330,13 @@ void print_run_line(const char* name, const closed_loop_result& run) {
 }
 
 std::string account_name(std::uint64_t index) { return "acct-" + std::to_string(index); }
+
+std::string transfer_id_for(std::uint64_t run_tag, std::uint64_t client, std::uint64_t index) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "tl-%016llx-%llu-%llu", static_cast<unsigned long long>(run_tag),
+                static_cast<unsigned long long>(client), static_cast<unsigned long long>(index));
+  return text;
+}
 
 std::vector<std::string> account_names(std::uint64_t accounts) {
   std::vector<std::string> names;
@@ -326,6 +376,7 @@ closed_loop_result run_embedded(runtime& bank, const std::vector<std::vector<wor
   auto destination = std::make_shared<target>();
   destination->router = bank.accounts();
   destination->balances = bank.balances();
+  destination->transfers = bank.transfer_manager();
   return run_clients(bank.system(), destination, lists, accounts, controls);
 }
 

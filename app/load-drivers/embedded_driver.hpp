@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "app/load-drivers/invariant_audit.hpp"
 #include "app/tally-load/run_stats.hpp"
 #include "app/tally-load/workload.hpp"
 #include "caf/fwd.hpp"
@@ -25,10 +26,13 @@ struct closed_loop_result {
   std::uint64_t commands = 0;  ///< commands that got a reply
   std::uint64_t elapsed_ns = 0;  ///< barrier release until the last reply
   run_stats stats;
-  /// The clients' own tally per account: accepted deposits - accepted withdrawals.
+  /// The clients' own tally per account: accepted deposits - accepted withdrawals -
+  /// completed transfers out + completed transfers in (a failed transfer moves nothing).
   std::vector<std::int64_t> client_tally;
   /// Accepted commands that append an event (deposits and withdrawals).
   std::uint64_t accepted_writes = 0;
+  /// What became of the transfers (completed, failed, in doubt).
+  transfer_tally transfers;
   /// Highest global position any reply carried (embedded target; 0 for caf-raw).
   std::uint64_t last_position = 0;
 
@@ -62,19 +66,28 @@ std::string account_name(std::uint64_t index);
 bool open_accounts(runtime& bank, std::uint64_t accounts);
 
 /// Runs `lists` (one command list per client) closed loop against `bank`: deposits
-/// and withdrawals to the account router, balance queries to the balances read model.
-/// Command ids are unique per run (a random high half per run), so a run against a
-/// store that already holds an earlier run's events is not taken for a retry.
+/// and withdrawals to the account router, balance queries to the balances read model,
+/// transfers to the transfer process manager (each answered once it completed or
+/// failed). Command and transfer ids are unique per run (a random high half per run),
+/// so a run against a store that already holds an earlier run's events is not taken
+/// for a retry.
 closed_loop_result run_embedded(runtime& bank, const std::vector<std::vector<workload_command>>& lists,
                                 std::uint64_t accounts, const run_controls& controls = {});
 
 /// Runs the same lists against one bare stateful actor per account that adds,
 /// subtracts (refusing overdrafts) and answers balances: no store, no projection.
+/// The lists must not hold transfers (caf-raw has none).
 closed_loop_result run_caf_raw(caf::actor_system& system,
                                const std::vector<std::vector<workload_command>>& lists,
                                std::uint64_t accounts, const run_controls& controls = {});
 
 /// Names of workload accounts 0..accounts-1 (account_name(i)).
 std::vector<std::string> account_names(std::uint64_t accounts);
+
+/// The transfer id of command `index` of client `client` in the run whose ids start
+/// with `run_tag`: "tl-<run_tag as 16 hex digits>-<client>-<index>": at most 41 bytes
+/// for any client and index below 10^10 (the workload limits keep them far below), so
+/// within the 55 a transfer id may have (tally/transfer.hpp).
+std::string transfer_id_for(std::uint64_t run_tag, std::uint64_t client, std::uint64_t index);
 
 }  // namespace tally::load

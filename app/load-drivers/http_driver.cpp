@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
@@ -28,6 +29,13 @@ using http_common::http_response;
 // A request that the daemon refused for load (503) is retried this often by the audit,
 // which must not fail because the read model took a moment longer than one wait.
 constexpr int audit_attempts_max = 6;
+
+// Stands in for the transfer id that account histories over HTTP do not show.
+const std::string history_transfer_id_placeholder = "unknown";
+
+// How long the audit waits for the transfers read model (seen through GET /metrics,
+// which takes no min_position) to reach a position.
+constexpr std::chrono::seconds metrics_catch_up_wait{30};
 
 std::uint64_t steady_ns() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -69,7 +77,71 @@ status as_status(const http_response& response) {
 struct command_result {
   command_outcome outcome = command_outcome::failed;
   std::string reason;
+  /// Transfers: the transfer completed (money moved). False for everything else.
+  bool transfer_completed = false;
+  /// Transfers: the transfer failed (recorded, no money moved).
+  bool transfer_failed = false;
+  /// Transfers: no answer says whether it happened (a failure other than a refusal).
+  bool transfer_in_doubt = false;
 };
+
+// The "error" field of a JSON error body, or "".
+std::string error_field(const http_response& response) {
+  const json body = parse_body(response);
+  if (body.is_object() && body.contains("error") && body["error"].is_string())
+    return body["error"].get<std::string>();
+  return {};
+}
+
+// POST /transfers. 200 says completed or failed; 409/422 are refusals before anything
+// was recorded; a 503 for load (too_many_commands_in_flight at the daemon,
+// limit_exceeded at the transfer manager) refuses before anything too. Every other
+// failure leaves the transfer in doubt.
+command_result execute_transfer(http_client& client, const header_list& headers,
+                                const workload_command& command,
+                                const std::vector<std::string>& names,
+                                const std::string& transfer_id) {
+  const json body{{"transfer_id", transfer_id},
+                  {"source", names[command.account]},
+                  {"target", names[command.target_account]},
+                  {"amount", command.amount}};
+  const http_response response = client.request("POST", "/transfers", body.dump(), headers);
+  command_result out;
+  if (!response.ok()) {
+    out.reason = "transport";
+    out.transfer_in_doubt = true;
+    return out;
+  }
+  const std::string error = error_field(response);
+  if (response.status == 200) {
+    const json reply = parse_body(response);
+    const std::string outcome = reply.is_object() ? reply.value("outcome", std::string{}) : "";
+    if (outcome == "completed") {
+      out.outcome = command_outcome::accepted;
+      out.transfer_completed = true;
+      return out;
+    }
+    if (outcome == "failed") {
+      out.outcome = command_outcome::rejected;
+      out.transfer_failed = true;
+      out.reason = reply.value("reason", std::string{"failed"});
+      return out;
+    }
+    out.reason = "unexpected_outcome";
+    out.transfer_in_doubt = true;
+    return out;
+  }
+  if (response.status == 409 || response.status == 422
+      || (response.status == 503
+          && (error == "too_many_commands_in_flight" || error == "limit_exceeded"))) {
+    out.outcome = command_outcome::rejected;
+    out.reason = error.empty() ? "http_" + std::to_string(response.status) : error;
+    return out;
+  }
+  out.reason = "http_" + std::to_string(response.status);
+  out.transfer_in_doubt = true;
+  return out;
+}
 
 command_result execute(http_client& client, const header_list& headers,
                        const workload_command& command, const std::string& account,
@@ -144,13 +216,15 @@ struct client_outcome {
   run_stats stats;
   std::vector<std::pair<std::uint64_t, std::int64_t>> tally_changes;
   std::uint64_t accepted_writes = 0;
+  transfer_tally transfers;
   std::uint64_t last_reply_ns = 0;  ///< since the start
 };
 
 void run_client(const http_target& target, const std::vector<workload_command>& commands,
                 const std::vector<std::string>& names, const std::string& id_prefix,
-                std::uint64_t client, std::uint64_t client_count, std::optional<double> rate_per_s,
-                const run_controls& controls, start_barrier& barrier, client_outcome& out) {
+                std::uint64_t run_tag, std::uint64_t client, std::uint64_t client_count,
+                std::optional<double> rate_per_s, const run_controls& controls,
+                start_barrier& barrier, client_outcome& out) {
   auto connection = connect(target);
   const header_list headers = auth_headers(target);
   // Connect before the barrier, so that timing starts on an open connection.
@@ -158,13 +232,27 @@ void run_client(const http_target& target, const std::vector<workload_command>& 
   const std::uint64_t started_ns = barrier.arrive_and_wait();
   auto send = [&](std::uint64_t index, std::uint64_t measured_from_ns) {
     const auto& command = commands[index];
-    const auto result = execute(*connection, headers, command, names[command.account],
-                                id_prefix + std::to_string(client) + "-" + std::to_string(index));
+    const auto result =
+      command.op == operation::transfer
+        ? execute_transfer(*connection, headers, command, names,
+                           transfer_id_for(run_tag, client, index))
+        : execute(*connection, headers, command, names[command.account],
+                  id_prefix + std::to_string(client) + "-" + std::to_string(index));
     const auto completed_ns = steady_ns() - started_ns;
     out.stats.record_reply(command.op, completed_ns - std::min(completed_ns, measured_from_ns),
                            completed_ns, result.outcome, result.reason);
     out.last_reply_ns = completed_ns;
-    if (result.outcome == command_outcome::accepted && command.op != operation::balance) {
+    if (command.op == operation::transfer) {
+      if (result.transfer_completed) {
+        out.tally_changes.emplace_back(command.account, -command.amount);
+        out.tally_changes.emplace_back(command.target_account, command.amount);
+        ++out.transfers.completed;
+      } else if (result.transfer_failed) {
+        ++out.transfers.failed;
+      } else if (result.transfer_in_doubt) {
+        ++out.transfers.in_doubt;
+      }
+    } else if (result.outcome == command_outcome::accepted && command.op != operation::balance) {
       out.tally_changes.emplace_back(command.account, command.op == operation::deposit
                                                         ? command.amount
                                                         : -command.amount);
@@ -263,9 +351,9 @@ closed_loop_result run_http(const http_target& target,
                             std::uint64_t accounts, std::optional<double> rate_per_s,
                             const run_controls& controls) {
   const std::vector<std::string> names = account_names(accounts);
+  const std::uint64_t run_tag = command_id::random().high;
   char prefix[40];
-  std::snprintf(prefix, sizeof(prefix), "tl-%016llx-",
-                static_cast<unsigned long long>(command_id::random().high));
+  std::snprintf(prefix, sizeof(prefix), "tl-%016llx-", static_cast<unsigned long long>(run_tag));
   const std::string id_prefix = prefix;
   std::vector<client_outcome> outcomes(lists.size());
   start_barrier barrier{lists.size()};
@@ -273,8 +361,8 @@ closed_loop_result run_http(const http_target& target,
   threads.reserve(lists.size());
   for (std::size_t c = 0; c < lists.size(); ++c)
     threads.emplace_back([&, c] {
-      run_client(target, lists[c], names, id_prefix, c, lists.size(), rate_per_s, controls,
-                 barrier, outcomes[c]);
+      run_client(target, lists[c], names, id_prefix, run_tag, c, lists.size(), rate_per_s,
+                 controls, barrier, outcomes[c]);
     });
   barrier.release();
   for (auto& thread : threads)
@@ -287,6 +375,9 @@ closed_loop_result run_http(const http_target& target,
     for (const auto& [account, delta] : outcome.tally_changes)
       out.client_tally[account] += delta;
     out.accepted_writes += outcome.accepted_writes;
+    out.transfers.completed += outcome.transfers.completed;
+    out.transfers.failed += outcome.transfers.failed;
+    out.transfers.in_doubt += outcome.transfers.in_doubt;
   }
   out.commands = out.stats.completed_total();
   return out;
@@ -362,6 +453,20 @@ result<std::vector<recorded_event>> http_audit_source::stream_events(const std::
         event.payload = bank::encode_payload(bank::money_withdrawn{amount});
       else if (event.type == "account_closed")
         event.payload = bank::encode_payload(bank::account_closed{});
+      // A history entry carries no transfer id; a placeholder keeps the payload
+      // decodable, and the replay needs only the amount.
+      else if (event.type == "money_debited_for_transfer")
+        event.payload = bank::encode_payload(
+          bank::money_debited_for_transfer{history_transfer_id_placeholder, amount});
+      else if (event.type == "money_credited_for_transfer")
+        event.payload = bank::encode_payload(
+          bank::money_credited_for_transfer{history_transfer_id_placeholder, amount});
+      else if (event.type == "money_refunded_for_transfer")
+        event.payload = bank::encode_payload(
+          bank::money_refunded_for_transfer{history_transfer_id_placeholder, amount});
+      else if (event.type == "transfer_settled")
+        event.payload =
+          bank::encode_payload(bank::transfer_settled{history_transfer_id_placeholder});
       events.push_back(std::move(event));
     }
     if (!body.contains("next_version") || body["next_version"].is_null())
@@ -391,9 +496,65 @@ result<totals_view> http_audit_source::totals(std::uint64_t min_position) {
     view.events = body.value("events", std::uint64_t{0});
     view.total_deposited = body.value("total_deposited", std::int64_t{0});
     view.total_withdrawn = body.value("total_withdrawn", std::int64_t{0});
+    view.money_in_flight = body.value("money_in_flight", std::int64_t{0});
     view.as_of_position = body.value("as_of_position", std::uint64_t{0});
     return view;
   }
+}
+
+result<transfer_counts> http_audit_source::transfers(std::uint64_t min_position) {
+  // No route lists transfers; GET /metrics shows the transfers read model's position
+  // and how many are in progress. It takes no min_position, so wait for the position.
+  const auto deadline = std::chrono::steady_clock::now() + metrics_catch_up_wait;
+  for (;;) {
+    const auto response = client_->request("GET", "/metrics", {}, auth_headers(target_));
+    if (!response.ok() || response.status != 200)
+      return as_status(response);
+    const parse_result<transfer_counts> counts = parse_transfer_metrics(response.body);
+    if (!counts)
+      return status{error_code::internal_error, "GET /metrics: " + counts.error()};
+    if (counts.value().as_of_position >= min_position)
+      return counts.value();
+    if (std::chrono::steady_clock::now() >= deadline)
+      return status{error_code::position_not_reached,
+                    "the transfers read model stayed at position "
+                      + std::to_string(counts.value().as_of_position) + " below "
+                      + std::to_string(min_position)};
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});
+  }
+}
+
+parse_result<transfer_counts> parse_transfer_metrics(const std::string& metrics_text) {
+  // Prometheus text: "name value" or "name{labels} value" per line, "#" comments.
+  std::optional<std::uint64_t> in_progress;
+  std::optional<std::uint64_t> position;
+  std::istringstream lines{metrics_text};
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    const auto space = line.rfind(' ');
+    if (space == std::string::npos)
+      continue;
+    const std::string name = line.substr(0, space);
+    std::uint64_t value = 0;
+    const char* first = line.data() + space + 1;
+    const char* last = line.data() + line.size();
+    const auto [stop, error] = std::from_chars(first, last, value);
+    const bool is_number = error == std::errc{} && stop == last;
+    if (name == "tally_transfers_in_progress")
+      in_progress = is_number ? std::optional<std::uint64_t>{value} : std::nullopt;
+    else if (name == "tally_projection_position{projection=\"transfers\"}")
+      position = is_number ? std::optional<std::uint64_t>{value} : std::nullopt;
+  }
+  if (!in_progress || !position)
+    return parse_result<transfer_counts>::failure(
+      "no tally_transfers_in_progress or tally_projection_position{projection=\"transfers\"} "
+      "with an unsigned value");
+  transfer_counts counts;
+  counts.in_progress = *in_progress;
+  counts.as_of_position = *position;
+  return parse_result<transfer_counts>::success(counts);
 }
 
 }  // namespace tally::load

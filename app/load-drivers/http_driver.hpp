@@ -5,12 +5,16 @@
 //   deposit   POST /accounts/{id}/deposits     {"amount": A, "command_id": "..."}
 //   withdraw  POST /accounts/{id}/withdrawals  {"amount": A, "command_id": "..."}
 //   balance   GET  /accounts/{id}
+//   transfer  POST /transfers   {"transfer_id": "...", "source": "...", "target": "...", "amount": A}
 //   open      POST /accounts                   {"account_id": "...", "command_id": "..."}
 //
 // 200 is accepted, 409 with "error" = rule (e.g. insufficient_funds) is a rejection,
 // anything else (other statuses, transport errors) is a failure named "http_<status>"
-// or "transport". The audit reads GET /health (head), GET /accounts/{id}?min_position=,
-// GET /accounts/{id}/events and GET /totals (see http_audit_source).
+// or "transport". A transfer answered 200 {"outcome": "failed"} counts as rejected with
+// its "reason"; 409, 422 and a 503 for load (too_many_commands_in_flight,
+// limit_exceeded) as rejected with the "error" (nothing was recorded). The audit reads
+// GET /health (head), GET /accounts/{id}?min_position=, GET /accounts/{id}/events,
+// GET /totals and GET /metrics (transfers in progress; see http_audit_source).
 #pragma once
 
 #include <chrono>
@@ -53,11 +57,17 @@ std::optional<std::string> http_open_accounts(const http_target& target, std::ui
 
 /// Runs `lists` against the daemon: closed loop without `rate_per_s`, else open loop
 /// (one command in flight per connection, so a slow daemon makes sends late; latency
-/// is still measured from the intended send time). Transfers are not supported.
+/// is still measured from the intended send time).
 closed_loop_result run_http(const http_target& target,
                             const std::vector<std::vector<workload_command>>& lists,
                             std::uint64_t accounts, std::optional<double> rate_per_s,
                             const run_controls& controls);
+
+/// Reads the transfers read model's counts from tallyd's GET /metrics text: the
+/// gauges tally_transfers_in_progress and
+/// tally_projection_position{projection="transfers"} (the position they reflect).
+/// Errors name the metric that is missing or not an unsigned integer.
+parse_result<transfer_counts> parse_transfer_metrics(const std::string& metrics_text);
 
 /// audit_source over the HTTP API. No write side and no global log are observable
 /// there, so the audit compares the read model with each account's event history and
@@ -77,6 +87,10 @@ public:
   result<std::vector<recorded_event>> read_all(std::uint64_t from_position,
                                                std::uint64_t max_count) override;
   result<totals_view> totals(std::uint64_t min_position) override;
+  /// From GET /metrics (the transfers read model's position and transfers in
+  /// progress), polled until the position reaches `min_position` (at most 30 s). The
+  /// finished counts are not observable there.
+  result<transfer_counts> transfers(std::uint64_t min_position) override;
 
 private:
   http_target target_;

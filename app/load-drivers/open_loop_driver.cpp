@@ -26,6 +26,7 @@ struct open_client_result {
   run_stats stats;
   std::vector<std::pair<std::uint64_t, std::int64_t>> tally_changes;  // account, delta
   std::uint64_t accepted_writes = 0;
+  transfer_tally transfers;
   std::uint64_t last_position = 0;
   std::uint64_t last_reply_ns = 0;  ///< since the schedule's start
 };
@@ -44,8 +45,7 @@ struct open_client_state {
   static inline const char* name = "tally.load.open_loop_client";
   const std::vector<workload_command>* commands = nullptr;
   const std::vector<std::string>* names = nullptr;
-  caf::actor router;
-  caf::actor balances;
+  open_loop_actors target;
   caf::actor coordinator;
   std::uint64_t client = 0;
   std::uint64_t run_high = 0;        ///< high half of this run's command ids
@@ -82,12 +82,49 @@ void complete(open_client_actor* self, operation op, std::uint64_t intended_ns,
   finish_if_drained(self);
 }
 
+void send_transfer(open_client_actor* self, std::uint64_t index, std::uint64_t intended_ns) {
+  auto& st = self->state;
+  const auto& command = (*st.commands)[index];
+  bank::transfer_money request{transfer_id_for(st.run_high, st.client, index),
+                               (*st.names)[command.account], (*st.names)[command.target_account],
+                               command.amount};
+  self->request(st.target.transfers, caf::infinite, std::move(request))
+    .then(
+      [self, index, intended_ns](const transfer_reply& reply) {
+        auto& st = self->state;
+        const auto& sent = (*st.commands)[index];
+        st.result->last_position = std::max(st.result->last_position, reply.position);
+        if (!reply.accepted()) {
+          complete(self, operation::transfer, intended_ns, command_outcome::rejected,
+                   to_string(reply.outcome));
+        } else if (reply.status == bank::transfer_status::completed) {
+          st.result->tally_changes.emplace_back(sent.account, -sent.amount);
+          st.result->tally_changes.emplace_back(sent.target_account, sent.amount);
+          ++st.result->transfers.completed;
+          complete(self, operation::transfer, intended_ns, command_outcome::accepted, {});
+        } else {
+          ++st.result->transfers.failed;
+          complete(self, operation::transfer, intended_ns, command_outcome::rejected,
+                   to_string(reply.reason));
+        }
+      },
+      [self, intended_ns](caf::error& failure) {
+        ++self->state.result->transfers.in_doubt;
+        complete(self, operation::transfer, intended_ns, command_outcome::failed,
+                 to_string(to_status(failure).code()));
+      });
+}
+
 void send_command(open_client_actor* self, std::uint64_t index, std::uint64_t intended_ns) {
   auto& st = self->state;
   const auto& command = (*st.commands)[index];
   const auto& account = (*st.names)[command.account];
+  if (command.op == operation::transfer) {
+    send_transfer(self, index, intended_ns);
+    return;
+  }
   if (command.op == operation::balance) {
-    self->request(st.balances, caf::infinite, query_atom::value, balance_query{account},
+    self->request(st.target.balances, caf::infinite, query_atom::value, balance_query{account},
                   std::uint64_t{0}, std::uint64_t{0})
       .then(
         [self, intended_ns](const balance_view&) {
@@ -105,7 +142,7 @@ void send_command(open_client_actor* self, std::uint64_t index, std::uint64_t in
     envelope.command = bank::deposit_money{account, command.amount};
   else
     envelope.command = bank::withdraw_money{account, command.amount};
-  self->request(st.router, caf::infinite, std::move(envelope))
+  self->request(st.target.router, caf::infinite, std::move(envelope))
     .then(
       [self, index, intended_ns](const command_reply& reply) {
         auto& st = self->state;
@@ -129,15 +166,14 @@ void send_command(open_client_actor* self, std::uint64_t index, std::uint64_t in
 }
 
 caf::behavior open_loop_client(open_client_actor* self, const std::vector<workload_command>* commands,
-                               const std::vector<std::string>* names, caf::actor router,
-                               caf::actor balances, caf::actor coordinator, std::uint64_t client,
+                               const std::vector<std::string>* names, open_loop_actors target,
+                               caf::actor coordinator, std::uint64_t client,
                                std::uint64_t run_high, std::uint64_t started_ns,
                                const open_loop_config* config) {
   auto& st = self->state;
   st.commands = commands;
   st.names = names;
-  st.router = std::move(router);
-  st.balances = std::move(balances);
+  st.target = std::move(target);
   st.coordinator = std::move(coordinator);
   st.client = client;
   st.run_high = run_high;
@@ -171,8 +207,7 @@ caf::behavior open_loop_client(open_client_actor* self, const std::vector<worklo
 
 }  // namespace
 
-closed_loop_result run_open_loop_actors(caf::actor_system& system, const caf::actor& router,
-                                        const caf::actor& balances,
+closed_loop_result run_open_loop_actors(caf::actor_system& system, const open_loop_actors& actors,
                                         const std::vector<std::vector<workload_command>>& lists,
                                         std::uint64_t accounts, const open_loop_config& config) {
   const std::vector<std::string> names = account_names(accounts);
@@ -191,7 +226,7 @@ closed_loop_result run_open_loop_actors(caf::actor_system& system, const caf::ac
   std::vector<caf::actor> clients;
   clients.reserve(lists.size());
   for (std::size_t c = 0; c < lists.size(); ++c)
-    clients.push_back(system.spawn(open_loop_client, &lists[c], &names, router, balances,
+    clients.push_back(system.spawn(open_loop_client, &lists[c], &names, actors,
                                    caf::actor{coordinator}, std::uint64_t{c}, run_high, started_ns,
                                    &config));
 
@@ -228,6 +263,9 @@ closed_loop_result run_open_loop_actors(caf::actor_system& system, const caf::ac
       for (const auto& [account, delta] : result->tally_changes)
         out.client_tally[account] += delta;
       out.accepted_writes += result->accepted_writes;
+      out.transfers.completed += result->transfers.completed;
+      out.transfers.failed += result->transfers.failed;
+      out.transfers.in_doubt += result->transfers.in_doubt;
       out.last_position = std::max(out.last_position, result->last_position);
     });
   }
@@ -238,8 +276,10 @@ closed_loop_result run_open_loop_actors(caf::actor_system& system, const caf::ac
 closed_loop_result run_embedded_open_loop(runtime& bank,
                                           const std::vector<std::vector<workload_command>>& lists,
                                           std::uint64_t accounts, const open_loop_config& config) {
-  return run_open_loop_actors(bank.system(), bank.accounts(), bank.balances(), lists, accounts,
-                              config);
+  return run_open_loop_actors(bank.system(),
+                              open_loop_actors{bank.accounts(), bank.balances(),
+                                               bank.transfer_manager()},
+                              lists, accounts, config);
 }
 
 }  // namespace tally::load

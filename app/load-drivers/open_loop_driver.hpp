@@ -19,7 +19,7 @@
 
 #include "app/load-drivers/embedded_driver.hpp"
 #include "app/tally-load/open_loop.hpp"
-#include "caf/fwd.hpp"
+#include "caf/actor.hpp"
 
 namespace tally::load {
 
@@ -35,18 +35,25 @@ struct open_loop_config {
   run_controls controls;
 };
 
-/// Runs `lists` open loop against actors that speak the embedded runtime's protocol:
-/// `router` takes command_envelope<bank::account_command> and replies command_reply,
-/// `balances` takes (query_atom, balance_query, uint64 min_position, uint64 wait_ms)
-/// and replies balance_view. Transfers are not supported (the bank has none); lists
-/// must not contain them. Blocks the calling thread, which must not be a CAF scheduler
-/// thread of `system`, until every sent command got its reply.
+/// The actors an open-loop run talks to, speaking the embedded runtime's protocol.
+struct open_loop_actors {
+  /// Takes command_envelope<bank::account_command>, replies command_reply.
+  caf::actor router;
+  /// Takes (query_atom, balance_query, uint64 min_position, uint64 wait_ms), replies
+  /// balance_view.
+  caf::actor balances;
+  /// Takes bank::transfer_money, replies transfer_reply; only needed when the lists
+  /// hold transfers.
+  caf::actor transfers;
+};
+
+/// Runs `lists` open loop against `actors`. Blocks the calling thread, which must not
+/// be a CAF scheduler thread of `system`, until every sent command got its reply.
 ///
 /// The result's elapsed_ns runs from the start of the schedule to the last reply;
 /// stats hold the latencies from the intended send times, the send lateness, late and
 /// dropped sends.
-closed_loop_result run_open_loop_actors(caf::actor_system& system, const caf::actor& router,
-                                        const caf::actor& balances,
+closed_loop_result run_open_loop_actors(caf::actor_system& system, const open_loop_actors& actors,
                                         const std::vector<std::vector<workload_command>>& lists,
                                         std::uint64_t accounts, const open_loop_config& config);
 

@@ -15,10 +15,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/load-drivers/bank_driver.hpp"
 #include "app/load-drivers/embedded_driver.hpp"
 #include "app/load-drivers/http_driver.hpp"
 #include "app/load-drivers/invariant_audit.hpp"
 #include "app/load-drivers/open_loop_driver.hpp"
+#include "app/tally-load/bank_check.hpp"
 #include "app/tally-load/digest.hpp"
 #include "app/tally-load/fsync_baseline.hpp"
 #include "app/tally-load/options.hpp"
@@ -38,6 +40,10 @@ using namespace tally::load;
 constexpr int exit_success = 0;
 constexpr int exit_failure = 1;
 constexpr int exit_usage = 2;
+
+// How long the cold read waits for a shut-down runtime's journal to release its
+// directory lock (the journal's destructor may still be running on an actor's thread).
+constexpr std::chrono::milliseconds journal_release_wait{std::chrono::seconds{10}};
 
 // --vs fsync-raw measures each batch size this long: the disk's ceiling shows within a
 // fraction of a second, and five or more pairs must stay affordable.
@@ -175,7 +181,6 @@ parse_result<audited_run> run_embedded_once(caf::actor_system& system, const loa
                                             const std::optional<std::string>& data_directory) {
   using outcome = parse_result<audited_run>;
   tally::runtime_config config;
-  std::weak_ptr<tally::journal> journal_owned;
   if (data_directory) {
     tally::file_journal_options journal_options;
     journal_options.directory = *data_directory;
@@ -185,7 +190,6 @@ parse_result<audited_run> run_embedded_once(caf::actor_system& system, const loa
                               " failed: " + journal.error().to_string());
     }
     config.events = std::shared_ptr<tally::journal>(std::move(*journal));
-    journal_owned = config.events;
   }
   auto started = tally::runtime::start(system, std::move(config));
   if (!started) {
@@ -223,6 +227,7 @@ parse_result<audited_run> run_embedded_once(caf::actor_system& system, const loa
   }
   expected.client_tally = out.run.client_tally;
   expected.accepted_writes = out.run.accepted_writes;
+  expected.transfers = out.run.transfers;
   out.audit = audit_invariants(source, expected);
   out.failures = out.audit.failures;
   if (const tally::status stopped = bank.shutdown(); !stopped.is_ok()) {
@@ -232,15 +237,44 @@ parse_result<audited_run> run_embedded_once(caf::actor_system& system, const loa
   if (data_directory) {
     // The store's actors let go of the journal (and its directory lock) as they
     // terminate, which shutdown() does not wait for; the cold read needs the lock.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-    while (!journal_owned.expired() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds{1});
+    if (!wait_for_directory_unlocked(*data_directory, journal_release_wait)) {
+      out.failures.push_back("invariant 4: the journal in " + *data_directory +
+                             " was still locked " + std::to_string(journal_release_wait.count()) +
+                             " ms after shutdown");
     }
     for (std::string& failure : audit_durable_directory(*data_directory, expected, out.audit)) {
       out.failures.push_back(std::move(failure));
     }
   }
   return outcome::success(std::move(out));
+}
+
+// The harness's view of its transfers for the report, when the mix has any.
+std::optional<transfer_outcomes> report_transfers(const load_options& options,
+                                                  const transfer_tally& transfers) {
+  if (options.workload.mix.percent[index_of(operation::transfer)] == 0) {
+    return std::nullopt;
+  }
+  return transfer_outcomes{transfers.completed, transfers.failed, transfers.in_doubt};
+}
+
+// What the audit checked, for the JSON report.
+nlohmann::json audit_json(const audit_result& audit) {
+  const run_event_counts& events = audit.run_events;
+  return {{"head_position", audit.head},
+          {"accounts_checked", audit.accounts_checked},
+          {"money_in_flight", audit.money_in_flight},
+          {"transfers_in_progress", audit.transfers_in_progress},
+          {"run_events",
+           {{"deposits_and_withdrawals", events.deposits_and_withdrawals},
+            {"transfer_debits", events.debits},
+            {"transfer_credits", events.credits},
+            {"transfer_refunds", events.refunds},
+            {"transfer_settlements", events.settles},
+            {"transfers_requested", events.requested},
+            {"transfers_completed", events.completed},
+            {"transfers_failed", events.failed}}},
+          {"elapsed_s", audit.elapsed_s}};
 }
 
 run_report make_report(const load_options& options, std::string target, std::string journal) {
@@ -315,10 +349,6 @@ parse_result<double> run_baseline_once(caf::actor_system& system, const load_opt
 }
 
 int run_embedded_target(const load_options& options) {
-  if (options.workload.mix.percent[index_of(operation::transfer)] > 0) {
-    std::fprintf(stderr, "tally-load: the bank has no transfers; use a --mix without transfer\n");
-    return exit_usage;
-  }
   if (options.data_dir) {
     if (const auto problem = check_data_directory(*options.data_dir, options.reuse_data_dir)) {
       std::fprintf(stderr, "tally-load: %s\n", problem->c_str());
@@ -403,9 +433,8 @@ int run_embedded_target(const load_options& options) {
   report.invariants_ok = failures.empty();
   report.invariant_failures = failures;
   extra["dropped_sends"] = last->run.stats.dropped_sends();
-  extra["audit"] = {{"head_position", last->audit.head},
-                    {"accounts_checked", last->audit.accounts_checked},
-                    {"elapsed_s", last->audit.elapsed_s}};
+  report.transfers = report_transfers(options, last->run.transfers);
+  extra["audit"] = audit_json(last->audit);
   const bool published = publish(options, report, last->run.stats, std::move(extra));
   if (!report.invariants_ok || !published) {
     return exit_failure;
@@ -414,10 +443,6 @@ int run_embedded_target(const load_options& options) {
 }
 
 int run_caf_raw_baseline(const load_options& options) {
-  if (options.workload.mix.percent[index_of(operation::transfer)] > 0) {
-    std::fprintf(stderr, "tally-load: caf-raw has no transfers; use a --mix without transfer\n");
-    return exit_usage;
-  }
   caf::actor_system_config system_config;
   tally::runtime::configure_private(system_config);
   caf::actor_system system{system_config};
@@ -441,10 +466,6 @@ int run_caf_raw_baseline(const load_options& options) {
 constexpr std::uint64_t http_open_connections_max = 64;
 
 int run_http_target(const load_options& options) {
-  if (options.workload.mix.percent[index_of(operation::transfer)] > 0) {
-    std::fprintf(stderr, "tally-load: the bank has no transfers; use a --mix without transfer\n");
-    return exit_usage;
-  }
   if (options.versus) {
     std::fprintf(stderr, "tally-load: --vs runs only with --target embedded (the baselines "
                          "run in process)\n");
@@ -492,6 +513,7 @@ int run_http_target(const load_options& options) {
   }
   expected.client_tally = run.client_tally;
   expected.accepted_writes = run.accepted_writes;
+  expected.transfers = run.transfers;
   const audit_result audit = audit_invariants(source, expected);
   run_report report = make_report(options, options.target, "remote");
   report.elapsed_ns = run.elapsed_ns;
@@ -499,9 +521,8 @@ int run_http_target(const load_options& options) {
   report.invariant_failures = audit.failures;
   nlohmann::json extra = nlohmann::json::object();
   extra["dropped_sends"] = run.stats.dropped_sends();
-  extra["audit"] = {{"head_position", audit.head},
-                    {"accounts_checked", audit.accounts_checked},
-                    {"elapsed_s", audit.elapsed_s}};
+  report.transfers = report_transfers(options, run.transfers);
+  extra["audit"] = audit_json(audit);
   const bool published = publish(options, report, run.stats, std::move(extra));
   if (run.stats.failed_total() > 0 && run.stats.failed_total() == run.stats.completed_total()) {
     std::fprintf(stderr, "tally-load: every command failed: target %s unreachable?\n",
@@ -509,6 +530,326 @@ int run_http_target(const load_options& options) {
     return exit_failure;
   }
   return audit.ok() && published ? exit_success : exit_failure;
+}
+
+// -- bank mode ----------------------------------------------------------------------------
+
+std::string format_percentiles_us(const latency_histogram& histogram) {
+  char text[160];
+  std::snprintf(text, sizeof(text), "p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f us",
+                static_cast<double>(histogram.percentile_ns(50)) / 1e3,
+                static_cast<double>(histogram.percentile_ns(90)) / 1e3,
+                static_cast<double>(histogram.percentile_ns(99)) / 1e3,
+                static_cast<double>(histogram.percentile_ns(99.9)) / 1e3,
+                static_cast<double>(histogram.max_ns()) / 1e3);
+  return text;
+}
+
+nlohmann::json latency_percentiles_json(const latency_histogram& histogram) {
+  return {{"count", histogram.count()},
+          {"p50", static_cast<double>(histogram.percentile_ns(50)) / 1e3},
+          {"p90", static_cast<double>(histogram.percentile_ns(90)) / 1e3},
+          {"p99", static_cast<double>(histogram.percentile_ns(99)) / 1e3},
+          {"p999", static_cast<double>(histogram.percentile_ns(99.9)) / 1e3},
+          {"max", static_cast<double>(histogram.max_ns()) / 1e3}};
+}
+
+std::string format_reasons(const std::vector<std::pair<std::string, std::uint64_t>>& reasons) {
+  std::string text;
+  for (const auto& [reason, count] : reasons) {
+    text += (text.empty() ? "" : ", ") + reason + " " + std::to_string(count);
+  }
+  return text;
+}
+
+nlohmann::json reasons_json(const std::vector<std::pair<std::string, std::uint64_t>>& reasons) {
+  nlohmann::json document = nlohmann::json::object();
+  for (const auto& [reason, count] : reasons) {
+    document[reason] = count;
+  }
+  return document;
+}
+
+// Everything a bank run found, for the summary and the JSON report.
+struct bank_outcome {
+  bank_setup setup;
+  bank_run_result run;
+  audit_result audit;
+  std::vector<std::string> audit_failures;  ///< invariants 1-5 and shutdown problems
+};
+
+bool bank_passed(const bank_outcome& outcome, const bank_parameters& parameters) {
+  // A run that checked no read proved nothing about reads (unless none were asked for).
+  const bool reads_ok = parameters.read_percent == 0 || outcome.run.checker.reads_checked() > 0;
+  return outcome.run.ok() && outcome.audit_failures.empty() && reads_ok;
+}
+
+std::string format_bank_summary(const load_options& options, const std::string& journal,
+                                const bank_outcome& outcome) {
+  const bank_parameters& parameters = options.bank;
+  const bank_run_result& run = outcome.run;
+  const double elapsed_s = static_cast<double>(run.elapsed_ns) / 1e9;
+  const double per_s = elapsed_s > 0 ? static_cast<double>(run.transfers_sent) / elapsed_s : 0.0;
+  char line[256];
+  std::string text = "tally-load bank: target=" + options.target + " journal=" + journal +
+                     " accounts=" + std::to_string(parameters.accounts) +
+                     " total=" + std::to_string(parameters.total) +
+                     " clients=" + std::to_string(parameters.clients) +
+                     " transfers=" + std::to_string(parameters.transfers) +
+                     " read-percent=" + std::to_string(parameters.read_percent) +
+                     " seed=" + std::to_string(parameters.seed) + "\n";
+  std::snprintf(line, sizeof(line), "transfers: %llu in %.3f s (%.0f /s): completed %llu, failed %llu",
+                static_cast<unsigned long long>(run.transfers_sent), elapsed_s, per_s,
+                static_cast<unsigned long long>(run.transfers.completed),
+                static_cast<unsigned long long>(run.transfers.failed));
+  text += line;
+  if (!run.failed_by_reason.empty()) {
+    text += " (" + format_reasons(run.failed_by_reason) + ")";
+  }
+  text += ", rejected " + std::to_string(run.transfers_rejected);
+  if (!run.rejected_by_reason.empty()) {
+    text += " (" + format_reasons(run.rejected_by_reason) + ")";
+  }
+  text += ", in doubt " + std::to_string(run.transfers.in_doubt);
+  if (run.resolved_after_run > 0) {
+    text += " (" + std::to_string(run.resolved_after_run) + " resolved after the run)";
+  }
+  text += "\n";
+  std::snprintf(line, sizeof(line),
+                "reads: %llu checked (%.0f /s; each the totals and %llu balances at P), failed %llu\n",
+                static_cast<unsigned long long>(run.checker.reads_checked()),
+                elapsed_s > 0 ? static_cast<double>(run.checker.reads_checked()) / elapsed_s : 0.0,
+                static_cast<unsigned long long>(parameters.accounts),
+                static_cast<unsigned long long>(run.reads_failed));
+  text += line;
+  if (!run.errors_by_reason.empty()) {
+    text += "errors: " + format_reasons(run.errors_by_reason) + "\n";
+  }
+  text += "latency transfer: " + format_percentiles_us(run.transfer_latency) + "\n";
+  if (run.read_latency.count() > 0) {
+    text += "latency read:     " + format_percentiles_us(run.read_latency) + "\n";
+  }
+  text += format_violations(run.checker);
+  if (run.final_failures.empty()) {
+    text += "at rest: ok (T in balances matching the harness's tally, nothing in flight)\n";
+  } else {
+    text += "at rest: FAILED\n";
+    for (const std::string& failure : run.final_failures) {
+      text += "  " + failure + "\n";
+    }
+  }
+  if (outcome.audit_failures.empty()) {
+    text += "invariants: ok\n";
+  } else {
+    text += "invariants: FAILED (" + std::to_string(outcome.audit_failures.size()) + ")\n";
+    for (const std::string& failure : outcome.audit_failures) {
+      text += "  " + failure + "\n";
+    }
+  }
+  if (parameters.read_percent > 0 && run.checker.reads_checked() == 0) {
+    text += "no read was checked: the run shows nothing about reads\n";
+  }
+  text += bank_passed(outcome, parameters) ? "bank: ok\n" : "bank: FAILED\n";
+  return text;
+}
+
+nlohmann::json bank_report_json(const load_options& options, const std::string& journal,
+                                const bank_outcome& outcome) {
+  const bank_parameters& parameters = options.bank;
+  const bank_run_result& run = outcome.run;
+  const machine_info machine = collect_machine_info();
+  const double elapsed_s = static_cast<double>(run.elapsed_ns) / 1e9;
+  nlohmann::json config = {{"target", options.target},
+                           {"journal", journal},
+                           {"accounts", parameters.accounts},
+                           {"total", parameters.total},
+                           {"clients", parameters.clients},
+                           {"transfers", parameters.transfers},
+                           {"read_percent", parameters.read_percent},
+                           {"seed", parameters.seed}};
+  if (options.duration_s) {
+    config["duration_s"] = *options.duration_s;
+  }
+  return {{"schema_version", 1},
+          {"tool", "tally-load"},
+          {"mode", "bank"},
+          {"config", std::move(config)},
+          {"machine",
+           {{"cores", machine.cores},
+            {"cpu_model", machine.cpu_model},
+            {"os", machine.os},
+            {"kernel", machine.kernel},
+            {"architecture", machine.architecture},
+            {"hostname", machine.hostname}}},
+          {"elapsed_s", elapsed_s},
+          {"expected_total", outcome.setup.expected_total},
+          {"total_before_setup", outcome.setup.total_before},
+          {"transfers",
+           {{"sent", run.transfers_sent},
+            {"completed", run.transfers.completed},
+            {"failed", run.transfers.failed},
+            {"failed_by_reason", reasons_json(run.failed_by_reason)},
+            {"rejected", run.transfers_rejected},
+            {"rejected_by_reason", reasons_json(run.rejected_by_reason)},
+            {"in_doubt", run.transfers.in_doubt},
+            {"resolved_after_run", run.resolved_after_run},
+            {"per_s", elapsed_s > 0 ? static_cast<double>(run.transfers_sent) / elapsed_s : 0.0}}},
+          {"reads",
+           {{"checked", run.checker.reads_checked()},
+            {"failed", run.reads_failed},
+            {"balances_read", run.balances_read},
+            {"per_s", elapsed_s > 0 ? static_cast<double>(run.checker.reads_checked()) / elapsed_s
+                                    : 0.0}}},
+          {"errors_by_reason", reasons_json(run.errors_by_reason)},
+          {"latency_us",
+           {{"transfer", latency_percentiles_json(run.transfer_latency)},
+            {"read", latency_percentiles_json(run.read_latency)}}},
+          {"violations", violations_json(run.checker)},
+          {"at_rest_failures", run.final_failures},
+          {"invariants_ok", outcome.audit_failures.empty()},
+          {"invariant_failures", outcome.audit_failures},
+          {"audit", audit_json(outcome.audit)},
+          {"ok", bank_passed(outcome, options.bank)}};
+}
+
+// The bank run against `target`, audited through `source`: setup, baseline, clients,
+// the check at rest and the invariant audit. Returns an error when the run could not
+// happen at all.
+parse_result<bank_outcome> run_bank_on(const load_options& options, bank_target& target,
+                                       audit_source& source) {
+  using result_type = parse_result<bank_outcome>;
+  parse_result<bank_setup> setup = setup_bank(target, options.bank);
+  if (!setup) {
+    return result_type::failure("bank setup: " + setup.error());
+  }
+  bank_outcome outcome;
+  outcome.setup = std::move(setup).value();
+  audit_expectations expected;
+  expected.account_names = outcome.setup.account_names;
+  auto baseline = take_audit_baseline(source, expected.account_names);
+  if (!baseline) {
+    return result_type::failure("reading the store before the run failed: " +
+                                baseline.error().to_string());
+  }
+  expected.baseline = std::move(*baseline);
+  {
+    progress_monitor progress{options.progress, options.bank.transfers};
+    const run_controls controls = progress.controls(options.duration_s);
+    progress.start();
+    outcome.run = run_bank_clients(target, options.bank, outcome.setup, controls);
+  }
+  final_check_at_rest(target, options.bank, outcome.setup, outcome.run);
+  expected.client_tally = outcome.run.client_tally;
+  expected.transfers = outcome.run.transfers;
+  outcome.audit = audit_invariants(source, expected);
+  outcome.audit_failures = outcome.audit.failures;
+  return result_type::success(std::move(outcome));
+}
+
+int finish_bank(const load_options& options, const std::string& journal,
+                const bank_outcome& outcome) {
+  std::fputs(format_bank_summary(options, journal, outcome).c_str(), stdout);
+  bool written = true;
+  if (options.json_path) {
+    if (const std::optional<std::string> error =
+            write_report_file(*options.json_path, bank_report_json(options, journal, outcome))) {
+      std::fprintf(stderr, "tally-load: %s\n", error->c_str());
+      written = false;
+    } else {
+      std::printf("report: %s\n", options.json_path->c_str());
+    }
+  }
+  std::fflush(stdout);
+  return bank_passed(outcome, options.bank) && written ? exit_success : exit_failure;
+}
+
+int run_bank_mode(const load_options& options) {
+  if (!options.is_embedded()) {
+    http_target target;
+    target.host = options.http_host;
+    target.port = options.http_port;
+    if (options.token_file) {
+      const parse_result<std::string> token = read_token_file(*options.token_file);
+      if (!token) {
+        std::fprintf(stderr, "tally-load: %s\n", token.error().c_str());
+        return exit_usage;
+      }
+      target.token = token.value();
+    }
+    if (const parse_result<std::uint64_t> probed = probe_http_target(target); !probed) {
+      std::fprintf(stderr, "tally-load: target %s: %s\n", options.target.c_str(),
+                   probed.error().c_str());
+      return exit_failure;
+    }
+    const std::unique_ptr<bank_target> bank = make_http_bank_target(target);
+    http_audit_source source{target};
+    parse_result<bank_outcome> outcome = run_bank_on(options, *bank, source);
+    if (!outcome) {
+      std::fprintf(stderr, "tally-load: target %s: %s\n", options.target.c_str(),
+                   outcome.error().c_str());
+      return exit_failure;
+    }
+    return finish_bank(options, "remote", outcome.value());
+  }
+
+  if (options.data_dir) {
+    if (const auto problem = check_data_directory(*options.data_dir, false)) {
+      std::fprintf(stderr, "tally-load: %s\n", problem->c_str());
+      return exit_usage;
+    }
+  }
+  caf::actor_system_config system_config;
+  tally::runtime::configure_private(system_config);
+  caf::actor_system system{system_config};
+  tally::runtime_config config;
+  if (options.data_dir) {
+    tally::file_journal_options journal_options;
+    journal_options.directory = *options.data_dir;
+    auto journal = tally::open_file_journal(tally::posix_file_system(), journal_options);
+    if (!journal) {
+      std::fprintf(stderr, "tally-load: opening the journal in %s failed: %s\n",
+                   options.data_dir->c_str(), journal.error().to_string().c_str());
+      return exit_failure;
+    }
+    config.events = std::shared_ptr<tally::journal>(std::move(*journal));
+  }
+  auto started = tally::runtime::start(system, std::move(config));
+  if (!started) {
+    std::fprintf(stderr, "tally-load: the runtime failed to start: %s\n",
+                 started.error().to_string().c_str());
+    return exit_failure;
+  }
+  const std::string journal =
+      options.data_dir ? "durable (" + *options.data_dir + ")" : std::string{"memory"};
+  parse_result<bank_outcome> outcome = parse_result<bank_outcome>::failure("not run");
+  {
+    const std::unique_ptr<bank_target> bank = make_embedded_bank_target(**started);
+    runtime_audit_source source{**started};
+    outcome = run_bank_on(options, *bank, source);
+  }
+  if (!outcome) {
+    std::fprintf(stderr, "tally-load: %s\n", outcome.error().c_str());
+    return exit_failure;
+  }
+  if (const tally::status stopped = (*started)->shutdown(); !stopped.is_ok()) {
+    outcome.value().audit_failures.push_back("shutdown failed: " + stopped.to_string());
+  }
+  started->reset();
+  if (options.data_dir) {
+    // As in run_embedded_once(): the cold read needs the journal's directory lock.
+    if (!wait_for_directory_unlocked(*options.data_dir, journal_release_wait)) {
+      outcome.value().audit_failures.push_back(
+          "invariant 4: the journal in " + *options.data_dir + " was still locked " +
+          std::to_string(journal_release_wait.count()) + " ms after shutdown");
+    }
+    audit_expectations expected;
+    expected.account_names = outcome.value().setup.account_names;
+    for (std::string& failure :
+         audit_durable_directory(*options.data_dir, expected, outcome.value().audit)) {
+      outcome.value().audit_failures.push_back(std::move(failure));
+    }
+  }
+  return finish_bank(options, journal, outcome.value());
 }
 
 int run_target(const load_options& options) {
@@ -541,6 +882,8 @@ int main(int argc, char** argv) {
       return run_caf_raw_baseline(options.value());
     case load_command::run:
       return run_target(options.value());
+    case load_command::bank:
+      return run_bank_mode(options.value());
   }
   return exit_failure;
 }

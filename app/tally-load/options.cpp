@@ -20,6 +20,7 @@ enum command_bits : unsigned {
   for_compare = 1u << 2,
   for_fsync = 1u << 3,
   for_caf_raw = 1u << 4,
+  for_bank = 1u << 5,
 };
 
 struct flag_spec {
@@ -31,26 +32,29 @@ struct flag_spec {
 // Every flag tally-load knows. Mode flags (--target, --digest, --compare, --help) are
 // here too, so that "unknown flag" means the same thing everywhere.
 constexpr flag_spec flag_specs[] = {
-    {"--target", true, for_run},
+    {"--target", true, for_run | for_bank},
     {"--digest", false, for_digest},
     {"--compare", true, for_compare},
     {"--help", false, 0},
-    {"--data-dir", true, for_run | for_fsync},
-    {"--token-file", true, for_run},
+    {"--data-dir", true, for_run | for_fsync | for_bank},
+    {"--token-file", true, for_run | for_bank},
     {"--reuse-data-dir", false, for_run},
-    {"--accounts", true, for_run | for_digest | for_caf_raw},
-    {"--clients", true, for_run | for_digest | for_caf_raw},
+    {"--accounts", true, for_run | for_digest | for_caf_raw | for_bank},
+    {"--clients", true, for_run | for_digest | for_caf_raw | for_bank},
     {"--commands", true, for_run | for_digest | for_caf_raw},
-    {"--seed", true, for_run | for_digest | for_caf_raw},
+    {"--seed", true, for_run | for_digest | for_caf_raw | for_bank},
     {"--dist", true, for_run | for_digest | for_caf_raw},
     {"--mix", true, for_run | for_digest | for_caf_raw},
     {"--rate", true, for_run},
-    {"--duration", true, for_run | for_fsync},
-    {"--json", true, for_run | for_caf_raw},
+    {"--duration", true, for_run | for_fsync | for_bank},
+    {"--json", true, for_run | for_caf_raw | for_bank},
     {"--plots", true, for_run | for_caf_raw},
     {"--vs", true, for_run},
     {"--pairs", true, for_run},
-    {"--no-progress", false, for_run | for_caf_raw},
+    {"--no-progress", false, for_run | for_caf_raw | for_bank},
+    {"--total", true, for_bank},
+    {"--transfers", true, for_bank},
+    {"--read-percent", true, for_bank},
     {"--in-flight", true, for_run},
     {"--batch-sizes", true, for_fsync},
     {"--record-bytes", true, for_fsync},
@@ -72,6 +76,7 @@ const char* command_name(unsigned bit) {
     case for_digest: return "--digest";
     case for_compare: return "--compare";
     case for_caf_raw: return "baseline caf-raw";
+    case for_bank: return "bank";
     default: return "baseline fsync-raw";
   }
 }
@@ -184,6 +189,47 @@ std::optional<std::string> apply_flag(const std::string& flag, const std::string
     } else {
       options.plots_directory = value;
     }
+    return std::nullopt;
+  }
+  if (options.command == load_command::bank &&
+      (flag == "--accounts" || flag == "--clients" || flag == "--seed")) {
+    // The bank mode has parameters (and limits) of its own.
+    const std::uint64_t minimum = flag == "--accounts" ? bank_accounts_min : flag == "--seed" ? 0 : 1;
+    const std::uint64_t maximum = flag == "--accounts"  ? bank_accounts_max
+                                  : flag == "--clients" ? bank_clients_max
+                                                        : std::numeric_limits<std::uint64_t>::max();
+    const parse_result<std::uint64_t> number = parse_unsigned(flag, value, minimum, maximum);
+    if (!number) {
+      return number.error();
+    }
+    (flag == "--accounts"  ? options.bank.accounts
+     : flag == "--clients" ? options.bank.clients
+                           : options.bank.seed) = number.value();
+    return std::nullopt;
+  }
+  if (flag == "--total") {
+    const parse_result<std::uint64_t> total =
+        parse_unsigned(flag, value, 1, static_cast<std::uint64_t>(bank_total_max));
+    if (!total) {
+      return total.error();
+    }
+    options.bank.total = static_cast<std::int64_t>(total.value());
+    return std::nullopt;
+  }
+  if (flag == "--transfers") {
+    const parse_result<std::uint64_t> transfers = parse_unsigned(flag, value, 1, bank_transfers_max);
+    if (!transfers) {
+      return transfers.error();
+    }
+    options.bank.transfers = transfers.value();
+    return std::nullopt;
+  }
+  if (flag == "--read-percent") {
+    const parse_result<std::uint64_t> percent = parse_unsigned(flag, value, 0, bank_read_percent_max);
+    if (!percent) {
+      return percent.error();
+    }
+    options.bank.read_percent = static_cast<std::uint32_t>(percent.value());
     return std::nullopt;
   }
   if (flag == "--accounts" || flag == "--clients" || flag == "--commands") {
@@ -372,14 +418,21 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
     }
   }
 
-  // Which command: exactly one of --target, --digest, --compare, "baseline fsync-raw".
+  // Which command: exactly one of --target, --digest, --compare, "baseline fsync-raw",
+  // "baseline caf-raw" and "bank" (which takes --target as a flag).
+  const bool bank_mode = !positional.empty() && positional[0] == "bank";
   std::vector<unsigned> commands;
   for (const given_flag& flag : given) {
-    if (flag.name == "--target") commands.push_back(for_run);
+    if (flag.name == "--target" && !bank_mode) commands.push_back(for_run);
     if (flag.name == "--digest") commands.push_back(for_digest);
     if (flag.name == "--compare") commands.push_back(for_compare);
   }
-  if (!positional.empty()) {
+  if (bank_mode) {
+    if (positional.size() > 1) {
+      return options_result::failure("unexpected argument '" + positional[1] + "' after bank");
+    }
+    commands.push_back(for_bank);
+  } else if (!positional.empty()) {
     if (positional[0] != "baseline") {
       return options_result::failure("unexpected argument '" + positional[0] + "' (try --help)");
     }
@@ -397,8 +450,8 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
   }
   if (commands.empty()) {
     return options_result::failure(
-        "no command given: use --target, --digest, --compare or baseline caf-raw|fsync-raw "
-        "(try --help)");
+        "no command given: use --target, --digest, --compare, bank or baseline "
+        "caf-raw|fsync-raw (try --help)");
   }
   if (commands.size() > 1) {
     return options_result::failure(std::string{"conflicting commands "} + command_name(commands[0]) +
@@ -409,6 +462,7 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
                     : command == for_digest  ? load_command::digest
                     : command == for_compare ? load_command::compare
                     : command == for_caf_raw ? load_command::caf_baseline
+                    : command == for_bank    ? load_command::bank
                                              : load_command::fsync_baseline;
 
   std::set<std::string> seen;
@@ -457,6 +511,30 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
     if (seen.count("--in-flight") > 0 && !options.rate_per_s) {
       return options_result::failure("--in-flight is only valid with --rate (open loop)");
     }
+    if (options.versus == baseline_kind::caf_raw &&
+        options.workload.mix.percent[index_of(operation::transfer)] > 0) {
+      return options_result::failure(
+          "--vs caf-raw needs a --mix without transfer (bare actors have no transfers)");
+    }
+  }
+  if (options.command == load_command::caf_baseline &&
+      options.workload.mix.percent[index_of(operation::transfer)] > 0) {
+    return options_result::failure(
+        "baseline caf-raw needs a --mix without transfer (bare actors have no transfers)");
+  }
+  if (options.command == load_command::bank) {
+    if (seen.count("--target") == 0) {
+      return options_result::failure("bank needs --target embedded or --target http://HOST:PORT");
+    }
+    if (options.data_dir && !options.is_embedded()) {
+      return options_result::failure("--data-dir is only valid with --target embedded");
+    }
+    if (options.token_file && options.is_embedded()) {
+      return options_result::failure("--token-file is only valid with an http target");
+    }
+    if (const std::optional<std::string> error = validate(options.bank)) {
+      return options_result::failure(*error);
+    }
   }
   if (options.command == load_command::fsync_baseline) {
     if (!options.data_dir) {
@@ -494,11 +572,19 @@ Usage:
              [--json FILE] [--plots DIR] [--no-progress]
   tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096] [--record-bytes 150]
              [--duration SECONDS_PER_BATCH_SIZE] [--file appended|preallocated]
+  tally-load bank --target embedded [--data-dir DIR] | --target http://HOST:PORT [--token-file F]
+             [--accounts 8] [--total 100] [--clients 16] [--transfers 5000] [--read-percent 50]
+             [--seed 42] [--duration SECONDS] [--json FILE] [--no-progress]
   tally-load --help
 
 Workload (defaults): --accounts 10000 --clients 64 --commands 1000000 --seed 42 --dist uniform
-  --mix deposit=45,withdraw=45,balance=10 (percents summing to 100; transfer=P adds transfers,
-  which the bank targets do not support)
+  --mix deposit=45,withdraw=45,balance=10 (percents summing to 100). Transfers: name them in
+  the mix (deposit=40,withdraw=30,balance=10,transfer=20), or give only --mix transfer=P to
+  keep the standard mix for the rest, scaled down proportionally (transfer=20 is
+  deposit=36,withdraw=36,balance=8,transfer=20; the percents that rounding down leaves go to
+  the largest remainders). A transfer draws a fourth number for its target account
+  (another account than its source); without transfers the stream is exactly the standard
+  workload's. Not with --vs caf-raw (bare actors have no transfers).
 Run options:
   --data-dir DIR    embedded durable journal (replies after the sync). DIR must be missing or
                     empty, so that the audit can check every event; --reuse-data-dir accepts a
@@ -517,7 +603,19 @@ Run options:
   --no-progress     no live progress line (it is shown only on a terminal anyway)
 After every run the invariants are audited (shared/workload.md): balances agree in every view,
 events == accepted commands with contiguous positions and versions, no balance below zero, and
-for a durable journal a cold checksum-verified read agrees.
+for a durable journal a cold checksum-verified read agrees. With transfers also: every transfer
+completed or failed (none in progress), no money in flight, and total_balance + money_in_flight
+== deposited - withdrawn.
+Bank mode (after Jepsen's bank test): --accounts N (8, 2..10000) hold --total T (100) minor
+  units, spread evenly at setup; --clients C (16) threads do --transfers X (5000) transfers of
+  1..5 between random distinct accounts in all, and with --read-percent R (50) chance a step
+  reads the bank instead: the totals at P, the highest position any reply carried so far,
+  then every account's balance at P. Every read is checked: total_balance + money_in_flight
+  == T (wrong_total; one consistent answer of the totals read model), no account below zero
+  (negative_balance), every account opened (unknown_account), no answer below P
+  (stale_read). After the run the bank at rest must hold T in balances that match the
+  harness's tally, nothing in flight, and pass the invariant audit. Prints first, worst and
+  last violation of each kind with its position; --json FILE writes them. Exits 1 on any.
 Exit status: 0 success, 1 invariant failure, unreachable target or run error, 2 usage error.
 )";
 }

@@ -12,6 +12,9 @@
 //   tally-load baseline caf-raw [workload flags] [--json FILE] [--plots DIR] [--no-progress]
 //   tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096]
 //              [--record-bytes 150] [--duration SECONDS] [--file appended|preallocated]
+//   tally-load bank --target embedded [--data-dir DIR] | --target http://HOST:PORT [--token-file F]
+//              [--accounts N] [--total T] [--clients C] [--transfers X] [--read-percent R]
+//              [--seed S] [--duration SECONDS] [--json FILE] [--no-progress]
 //   tally-load --help
 #pragma once
 
@@ -20,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "app/tally-load/bank_check.hpp"
 #include "app/tally-load/fsync_baseline.hpp"
 #include "app/tally-load/open_loop.hpp"
 #include "app/tally-load/parse_result.hpp"
@@ -35,6 +39,7 @@ enum class load_command : std::uint8_t {
   compare,         ///< --compare A B: compare two JSON reports
   fsync_baseline,  ///< baseline fsync-raw: measure the disk ceiling
   caf_baseline,    ///< baseline caf-raw: the workload against bare CAF actors
+  bank,            ///< bank: the Jepsen-style bank test against a target
 };
 
 /// What a run is compared against with --vs.
@@ -76,6 +81,9 @@ struct load_options {
 
   // run and digest
   workload_parameters workload;
+
+  // bank (target fields as for run)
+  bank_parameters bank;
 
   // compare
   std::string compare_a_path;

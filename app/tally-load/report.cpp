@@ -261,6 +261,11 @@ json make_report_json(const run_report& report, const run_stats& stats) {
   if (report.baseline_per_s) {
     document["baseline_per_s"] = *report.baseline_per_s;
   }
+  if (report.transfers) {
+    document["transfers"] = {{"completed", report.transfers->completed},
+                             {"failed", report.transfers->failed},
+                             {"in_doubt", report.transfers->in_doubt}};
+  }
   if (report.ratio_median) {
     document["ratio_median"] = *report.ratio_median;
   }
@@ -280,7 +285,10 @@ std::string format_summary(const run_report& report, const run_stats& stats) {
                      " clients=" + std::to_string(workload.clients) +
                      " commands=" + std::to_string(workload.commands) +
                      " dist=" + std::string{to_string(workload.distribution)} +
-                     " seed=" + std::to_string(workload.seed) + " loop=" +
+                     " seed=" + std::to_string(workload.seed) +
+                     (workload.mix == operation_mix{} ? std::string{}
+                                                      : " mix=" + to_string(workload.mix)) +
+                     " loop=" +
                      (configuration.rate_per_s
                           ? "open rate=" + format_fixed(*configuration.rate_per_s, 0) + "/s"
                           : std::string{"closed"}) +
@@ -314,6 +322,14 @@ std::string format_summary(const run_report& report, const run_stats& stats) {
     text += ", failed " + std::to_string(stats.failed_total());
   }
   text += "\n";
+  if (report.transfers) {
+    text += "transfers: completed " + std::to_string(report.transfers->completed) + ", failed " +
+            std::to_string(report.transfers->failed) + " (no money moved)";
+    if (report.transfers->in_doubt > 0) {
+      text += ", in doubt " + std::to_string(report.transfers->in_doubt);
+    }
+    text += "\n";
+  }
   if (configuration.rate_per_s) {
     text += "open loop: late sends " + std::to_string(stats.late_sends()) + ", dropped sends " +
             std::to_string(stats.dropped_sends()) + ", send lateness p99 " +

@@ -42,6 +42,13 @@ struct run_configuration {
   std::optional<double> duration_s;
 };
 
+/// What became of a run's transfers, as the harness saw the replies.
+struct transfer_outcomes {
+  std::uint64_t completed = 0;  ///< money moved
+  std::uint64_t failed = 0;     ///< recorded as failed, no money moved
+  std::uint64_t in_doubt = 0;   ///< no answer said which (a failure)
+};
+
 /// Everything a report says besides the run_stats.
 struct run_report {
   run_configuration configuration;
@@ -52,6 +59,7 @@ struct run_report {
   std::optional<std::string> baseline_kind;  ///< "caf-raw" or "fsync-raw" with --vs
   std::optional<double> baseline_per_s;      ///< median baseline throughput
   std::optional<double> ratio_median;        ///< median of the pairs' Tally/baseline ratios
+  std::optional<transfer_outcomes> transfers;  ///< when the mix has transfers
 };
 
 /// Builds the JSON report. Top-level fields:
@@ -67,7 +75,8 @@ struct run_report {
 ///  "throughput_per_second" [n per second],
 ///  "open_loop" {rate_per_s, late_sends, dropped_sends, send_lateness_us {...}} (open loop),
 ///  "invariants_ok", "invariant_failures" [strings],
-///  "baseline_kind"?, "baseline_per_s"?, "ratio_median"?.
+///  "baseline_kind"?, "baseline_per_s"?, "ratio_median"?,
+///  "transfers" {completed, failed, in_doubt}? (when the mix has transfers).
 nlohmann::json make_report_json(const run_report& report, const run_stats& stats);
 
 /// Formats the human summary printed to stdout after a run (several lines).

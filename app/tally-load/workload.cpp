@@ -71,6 +71,39 @@ std::optional<account_distribution> account_distribution_from_string(
   return std::nullopt;
 }
 
+operation_mix with_transfer_share(std::uint32_t transfer_percent) {
+  TALLY_LOAD_CHECK(transfer_percent <= 100);
+  const operation_mix standard{};
+  const std::uint32_t rest_percent = 100 - transfer_percent;
+  operation_mix mix;
+  mix.percent.fill(0);
+  mix.percent[index_of(operation::transfer)] = transfer_percent;
+  // Scaled shares in hundredths of a percent, so that the remainders compare exactly.
+  constexpr std::array<operation, 3> scaled{operation::deposit, operation::withdraw,
+                                            operation::balance};
+  std::array<std::uint32_t, 3> remainder{};
+  std::uint32_t assigned_percent = transfer_percent;
+  for (std::size_t i = 0; i < scaled.size(); ++i) {
+    const std::uint32_t product = standard.percent[index_of(scaled[i])] * rest_percent;
+    mix.percent[index_of(scaled[i])] = product / 100;
+    remainder[i] = product % 100;
+    assigned_percent += product / 100;
+  }
+  // Largest remainder first; a stable order (deposit, withdraw, balance) breaks ties.
+  while (assigned_percent < 100) {
+    std::size_t largest = 0;
+    for (std::size_t i = 1; i < scaled.size(); ++i) {
+      if (remainder[i] > remainder[largest]) {
+        largest = i;
+      }
+    }
+    mix.percent[index_of(scaled[largest])] += 1;
+    remainder[largest] = 0;
+    assigned_percent += 1;
+  }
+  return mix;
+}
+
 parse_result<operation_mix> parse_operation_mix(std::string_view text) {
   operation_mix mix;
   mix.percent.fill(0);
@@ -105,14 +138,22 @@ parse_result<operation_mix> parse_operation_mix(std::string_view text) {
     }
     mix.percent[index_of(*op)] = percent;
   }
+  const bool only_transfer_named = named[index_of(operation::transfer)] &&
+                                   !named[index_of(operation::deposit)] &&
+                                   !named[index_of(operation::withdraw)] &&
+                                   !named[index_of(operation::balance)];
+  if (only_transfer_named) {
+    return parse_result<operation_mix>::success(
+        with_transfer_share(mix.percent[index_of(operation::transfer)]));
+  }
   std::uint32_t sum_percent = 0;
   for (std::uint32_t percent : mix.percent) {
     sum_percent += percent;
   }
   if (sum_percent != 100) {
-    return parse_result<operation_mix>::failure("mix percents sum to " +
-                                                std::to_string(sum_percent) +
-                                                ", they must sum to 100");
+    return parse_result<operation_mix>::failure(
+        "mix percents sum to " + std::to_string(sum_percent) +
+        ", they must sum to 100 (or give only transfer=P to scale the standard mix)");
   }
   return parse_result<operation_mix>::success(mix);
 }

@@ -80,10 +80,19 @@ struct operation_mix {
 };
 
 /// Parses `deposit=45,withdraw=45,balance=10[,transfer=20]`. Operations that are not
-/// named get 0 %. Errors (returned, naming the bad item): unknown operation, an
-/// operation named twice, a percent that is not an integer in 0..100, a sum other
-/// than 100.
+/// named get 0 %. A transfer share alone (`transfer=P`, P in 0..100) keeps the standard
+/// mix for the rest, scaled down proportionally (with_transfer_share()). Errors
+/// (returned, naming the bad item): unknown operation, an operation named twice, a
+/// percent that is not an integer in 0..100, a sum other than 100.
 parse_result<operation_mix> parse_operation_mix(std::string_view text);
+
+/// The standard mix with `transfer_percent` (0..100) of transfers; deposit, withdraw
+/// and balance share the remaining 100 - P percent in the standard proportions
+/// 45 : 45 : 10. Each gets floor(standard * (100 - P) / 100); the percents that floor
+/// leaves over go, one each, to the largest fractional parts (ties in the order
+/// deposit, withdraw, balance). So transfer=20 is 36/36/8/20, transfer=15 is 38/38/9/15,
+/// and transfer=0 is exactly the standard mix.
+operation_mix with_transfer_share(std::uint32_t transfer_percent);
 
 /// Formats a mix the way parse_operation_mix() reads it, omitting 0 % operations.
 std::string to_string(const operation_mix& mix);

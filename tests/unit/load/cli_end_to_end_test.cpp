@@ -1,7 +1,8 @@
 // End to end: the built tally-load binary runs a small standard workload against the
-// embedded runtime and writes the JSON report and both plots; and a run against a data
-// directory that is in the way is refused; and the same small run against a tallyd
-// over HTTP. TALLY_LOAD_BINARY and TALLYD_BINARY are the binaries' paths (set by CMake).
+// embedded runtime and writes the JSON report and both plots; with a transfer share;
+// the bank mode on a durable journal; a run against a data directory that is in the
+// way is refused; and the same small runs (with transfers, and the bank mode) against
+// a tallyd over HTTP. TALLY_LOAD_BINARY and TALLYD_BINARY are the binaries' paths (set by CMake).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -84,6 +85,60 @@ TEST_F(cli_end_to_end_test, embedded_run_writes_the_report_and_plots_and_passes_
   }
 }
 
+TEST_F(cli_end_to_end_test, embedded_run_with_a_transfer_share_passes_the_audit) {
+  const std::string json_path = directory_ + "/transfers.json";
+  const auto result = run_command("--target embedded --accounts 50 --clients 4 --commands 3000 "
+                                  "--mix transfer=20 --no-progress --json " + json_path);
+  ASSERT_EQ(result.exit_status, 0) << result.output;
+  EXPECT_NE(result.output.find("invariants: ok"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("mix=deposit=36,withdraw=36,balance=8,transfer=20"),
+            std::string::npos)
+    << result.output;
+  EXPECT_NE(result.output.find("transfers: completed "), std::string::npos) << result.output;
+  std::ifstream file{json_path};
+  const auto report = nlohmann::json::parse(file);
+  EXPECT_EQ(report["invariants_ok"], true);
+  EXPECT_EQ(report["config"]["mix"], "deposit=36,withdraw=36,balance=8,transfer=20");
+  const auto completed = report["transfers"]["completed"].get<std::uint64_t>();
+  const auto failed = report["transfers"]["failed"].get<std::uint64_t>();
+  EXPECT_GT(completed, 0u);
+  EXPECT_EQ(report["transfers"]["in_doubt"], 0);
+  EXPECT_EQ(report["audit"]["run_events"]["transfers_completed"], completed);
+  EXPECT_EQ(report["audit"]["run_events"]["transfers_failed"], failed);
+  EXPECT_EQ(report["audit"]["money_in_flight"], 0);
+  EXPECT_EQ(report["audit"]["transfers_in_progress"], 0);
+  EXPECT_EQ(report["latency_us_by_operation"]["transfer"]["count"], completed + failed);
+}
+
+TEST_F(cli_end_to_end_test, bank_mode_with_a_durable_journal_writes_its_report) {
+  const std::string json_path = directory_ + "/bank.json";
+  const auto result = run_command("bank --target embedded --data-dir " + directory_ +
+                                  "/journal --transfers 1000 --no-progress --json " + json_path);
+  ASSERT_EQ(result.exit_status, 0) << result.output;
+  EXPECT_NE(result.output.find("violations: none"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("at rest: ok"), std::string::npos) << result.output;
+  EXPECT_NE(result.output.find("bank: ok"), std::string::npos) << result.output;
+  std::ifstream file{json_path};
+  const auto report = nlohmann::json::parse(file);
+  EXPECT_EQ(report["mode"], "bank");
+  EXPECT_EQ(report["ok"], true);
+  EXPECT_EQ(report["config"]["accounts"], 8);
+  EXPECT_EQ(report["config"]["total"], 100);
+  EXPECT_EQ(report["config"]["clients"], 16);
+  EXPECT_EQ(report["transfers"]["sent"], 1000);
+  EXPECT_EQ(report["violations"]["count"], 0);
+  for (const char* kind : {"wrong_total", "negative_balance", "unknown_account", "stale_read"})
+    EXPECT_EQ(report["violations"][kind]["count"], 0) << kind;
+  EXPECT_GT(report["reads"]["checked"].get<std::uint64_t>(), 0u);
+  EXPECT_TRUE(report["invariant_failures"].empty()) << report["invariant_failures"];
+}
+
+TEST_F(cli_end_to_end_test, bank_mode_usage_errors_exit_with_status_2) {
+  const auto result = run_command("bank --target embedded --read-percent 100");
+  EXPECT_EQ(result.exit_status, 2) << result.output;
+  EXPECT_NE(result.output.find("--read-percent"), std::string::npos) << result.output;
+}
+
 TEST_F(cli_end_to_end_test, a_non_empty_data_directory_is_refused_without_reuse) {
   std::ofstream{directory_ + "/something"} << "x";
   const auto result = run_command("--target embedded --accounts 10 --clients 2 --commands 100 "
@@ -162,6 +217,24 @@ TEST_F(cli_end_to_end_test, http_run_against_tallyd_passes_the_audit_twice) {
   const auto second = run_command(arguments);
   ASSERT_EQ(second.exit_status, 0) << second.output;
   EXPECT_NE(second.output.find("invariants: ok"), std::string::npos) << second.output;
+}
+
+TEST_F(cli_end_to_end_test, http_run_with_transfers_and_the_bank_mode_against_tallyd) {
+  daemon_process daemon;
+  ASSERT_FALSE(daemon.address().empty()) << "tallyd did not start";
+  const auto mixed = run_command("--target http://" + daemon.address() +
+                                 " --accounts 50 --clients 4 --commands 1000 --mix transfer=20 "
+                                 "--no-progress");
+  ASSERT_EQ(mixed.exit_status, 0) << mixed.output;
+  EXPECT_NE(mixed.output.find("invariants: ok"), std::string::npos) << mixed.output;
+  EXPECT_NE(mixed.output.find("transfers: completed "), std::string::npos) << mixed.output;
+  // The bank's accounts are fresh ones next to the workload's; the expected total
+  // includes the money the daemon held already.
+  const auto bank = run_command("bank --target http://" + daemon.address() +
+                                " --clients 4 --transfers 300 --no-progress");
+  ASSERT_EQ(bank.exit_status, 0) << bank.output;
+  EXPECT_NE(bank.output.find("violations: none"), std::string::npos) << bank.output;
+  EXPECT_NE(bank.output.find("bank: ok"), std::string::npos) << bank.output;
 }
 
 TEST_F(cli_end_to_end_test, an_unreachable_http_target_exits_non_zero) {

@@ -38,6 +38,17 @@ caf::behavior slow_target(caf::stateful_actor<slow_target_state>* self) {
       std::this_thread::sleep_for(slow_service_time);
       return balance_view{};
     },
+    // Transfers of an even amount complete, of an odd amount fail.
+    [self](const bank::transfer_money& request) {
+      std::this_thread::sleep_for(slow_service_time);
+      transfer_reply reply;
+      reply.position = ++self->state.position;
+      reply.status = request.amount % 2 == 0 ? bank::transfer_status::completed
+                                             : bank::transfer_status::failed;
+      if (reply.status == bank::transfer_status::failed)
+        reply.reason = error_code::insufficient_funds;
+      return reply;
+    },
   };
 }
 
@@ -74,7 +85,8 @@ TEST_F(open_loop_driver_test, keeps_the_schedule_against_a_slow_target_and_measu
   config.in_flight_max_per_client = 1000;  // never reached: nothing is dropped
   const auto lists = deposits(4, 400);
   const auto started = std::chrono::steady_clock::now();
-  const auto run = run_open_loop_actors(system_, target, target, lists, 10, config);
+  const auto run =
+    run_open_loop_actors(system_, open_loop_actors{target, target, target}, lists, 10, config);
   const auto wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
 
@@ -103,7 +115,8 @@ TEST_F(open_loop_driver_test, counts_sends_beyond_the_in_flight_bound_as_dropped
   config.rate_per_s = 4000.0;
   config.in_flight_max_per_client = 4;
   const auto lists = deposits(2, 200);
-  const auto run = run_open_loop_actors(system_, target, target, lists, 10, config);
+  const auto run =
+    run_open_loop_actors(system_, open_loop_actors{target, target, target}, lists, 10, config);
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
 
   EXPECT_GT(run.stats.dropped_sends(), 0u);
@@ -118,13 +131,39 @@ TEST_F(open_loop_driver_test, reports_late_sends_and_stops_at_the_duration) {
   config.late_threshold_ns = 0;  // any delay at all counts as late
   config.controls.stop_after_ns = 50'000'000;  // 0.05 s: about 50 of the 100 commands
   const auto lists = deposits(2, 100);
-  const auto run = run_open_loop_actors(system_, target, target, lists, 10, config);
+  const auto run =
+    run_open_loop_actors(system_, open_loop_actors{target, target, target}, lists, 10, config);
   caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
 
   EXPECT_EQ(run.stats.completed_total(), 50u);
   EXPECT_EQ(run.stats.dropped_sends(), 50u);
   EXPECT_GT(run.stats.late_sends(), 0u);
   EXPECT_LE(run.stats.late_sends(), 50u);
+}
+
+TEST_F(open_loop_driver_test, sends_transfers_to_the_transfer_manager_and_tallies_completed_ones) {
+  auto target = system_.spawn<caf::detached>(slow_target);
+  open_loop_config config;
+  config.rate_per_s = 4000.0;
+  // Client 0 moves 2 from account 1 to 2 (completes) and 3 from 4 to 5 (fails).
+  std::vector<std::vector<workload_command>> lists(1);
+  lists[0].push_back(workload_command{operation::transfer, 1, 2, 2});
+  lists[0].push_back(workload_command{operation::transfer, 4, 3, 5});
+  const auto run =
+    run_open_loop_actors(system_, open_loop_actors{target, target, target}, lists, 10, config);
+  caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+
+  EXPECT_EQ(run.transfers.completed, 1u);
+  EXPECT_EQ(run.transfers.failed, 1u);
+  EXPECT_EQ(run.transfers.in_doubt, 0u);
+  EXPECT_EQ(run.stats.accepted(operation::transfer), 1u);
+  EXPECT_EQ(run.stats.rejected(operation::transfer), 1u);
+  EXPECT_EQ(run.accepted_writes, 0u);  // transfers are not deposits or withdrawals
+  EXPECT_EQ(run.client_tally[1], -2);
+  EXPECT_EQ(run.client_tally[2], 2);
+  EXPECT_EQ(run.client_tally[4], 0);
+  EXPECT_EQ(run.client_tally[5], 0);
+  EXPECT_EQ(run.last_position, 2u);
 }
 
 }  // namespace

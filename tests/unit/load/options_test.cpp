@@ -115,6 +115,76 @@ TEST(options, dist_mix_and_baseline_values_are_checked) {
   EXPECT_EQ(with_vs.value().pairs, 5u);
 }
 
+TEST(options, a_transfer_share_in_the_mix) {
+  const auto result = parse({"--target", "embedded", "--mix", "transfer=20"});
+  ASSERT_TRUE(result.ok()) << result.error();
+  EXPECT_EQ(result.value().workload.mix, with_transfer_share(20));
+  const auto digest = parse({"--digest", "--mix=transfer=15"});
+  ASSERT_TRUE(digest.ok()) << digest.error();
+  EXPECT_EQ(digest.value().workload.mix.percent[index_of(operation::balance)], 9u);
+  expect_error({"--target", "embedded", "--mix", "transfer=x"}, {"--mix", "'x'", "transfer"});
+  expect_error({"--target", "embedded", "--mix", "transfer=20,balance=10"},
+               {"--mix", "sum to 30", "transfer=P"});
+  // Bare actors have no transfers to compare with.
+  expect_error({"--target", "embedded", "--mix", "transfer=20", "--vs", "caf-raw"},
+               {"--vs caf-raw", "--mix without transfer"});
+  expect_error({"baseline", "caf-raw", "--mix", "transfer=20"},
+               {"baseline caf-raw", "--mix without transfer"});
+  EXPECT_TRUE(parse({"--target", "embedded", "--data-dir", "d", "--mix", "transfer=20", "--vs",
+                     "fsync-raw"})
+                .ok());
+}
+
+TEST(options, bank_mode_defaults_and_flags) {
+  const auto defaults = parse({"bank", "--target", "embedded"});
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
+  EXPECT_EQ(defaults.value().command, load_command::bank);
+  EXPECT_TRUE(defaults.value().is_embedded());
+  EXPECT_EQ(defaults.value().bank.accounts, 8u);
+  EXPECT_EQ(defaults.value().bank.total, 100);
+  EXPECT_EQ(defaults.value().bank.clients, 16u);
+  EXPECT_EQ(defaults.value().bank.read_percent, 50u);
+  // The standard workload's parameters are untouched by bank flags.
+  const auto result = parse({"--target", "http://127.0.0.1:9000", "bank", "--accounts", "1000",
+                             "--total", "5000", "--clients", "4", "--transfers", "20000",
+                             "--read-percent", "10", "--seed", "7", "--duration", "30",
+                             "--json", "bank.json", "--no-progress", "--token-file", "t"});
+  ASSERT_TRUE(result.ok()) << result.error();
+  const load_options& options = result.value();
+  EXPECT_EQ(options.command, load_command::bank);
+  EXPECT_EQ(options.http_port, 9000);
+  EXPECT_EQ(options.bank.accounts, 1000u);
+  EXPECT_EQ(options.bank.total, 5000);
+  EXPECT_EQ(options.bank.clients, 4u);
+  EXPECT_EQ(options.bank.transfers, 20'000u);
+  EXPECT_EQ(options.bank.read_percent, 10u);
+  EXPECT_EQ(options.bank.seed, 7u);
+  EXPECT_EQ(options.workload.accounts, 10'000u);
+  EXPECT_DOUBLE_EQ(*options.duration_s, 30.0);
+  EXPECT_EQ(*options.json_path, "bank.json");
+  EXPECT_EQ(*options.token_file, "t");
+}
+
+TEST(options, bank_mode_values_and_rules_are_checked) {
+  expect_error({"bank"}, {"bank", "--target"});
+  expect_error({"bank", "--target", "embedded", "--accounts", "1"}, {"--accounts", "'1'", "2..10000"});
+  expect_error({"bank", "--target", "embedded", "--accounts", "10001"}, {"--accounts"});
+  expect_error({"bank", "--target", "embedded", "--total", "0"}, {"--total", "'0'"});
+  expect_error({"bank", "--target", "embedded", "--total", "-5"}, {"--total", "'-5'"});
+  expect_error({"bank", "--target", "embedded", "--read-percent", "100"},
+               {"--read-percent", "'100'", "0..99"});
+  expect_error({"bank", "--target", "embedded", "--transfers", "0"}, {"--transfers"});
+  expect_error({"bank", "--target", "embedded", "--clients", "1025"}, {"--clients"});
+  expect_error({"bank", "--target", "embedded", "--mix", "transfer=20"},
+               {"--mix", "not valid with bank"});
+  expect_error({"bank", "--target", "embedded", "--rate", "10"}, {"--rate", "not valid with bank"});
+  expect_error({"bank", "--target", "http://h:1", "--data-dir", "d"}, {"--data-dir", "embedded"});
+  expect_error({"bank", "--target", "embedded", "--token-file", "t"}, {"--token-file"});
+  expect_error({"bank", "extra", "--target", "embedded"}, {"'extra'"});
+  expect_error({"--target", "embedded", "--total", "5"}, {"--total", "not valid with --target"});
+  expect_error({"bank", "--digest", "--target", "embedded"}, {"conflicting"});
+}
+
 TEST(options, digest_accepts_only_workload_flags) {
   const auto result = parse({"--digest", "--dist", "zipf", "--commands", "100000"});
   ASSERT_TRUE(result.ok()) << result.error();

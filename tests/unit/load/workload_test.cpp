@@ -104,6 +104,59 @@ TEST(operation_mix, rejects_malformed_mixes_naming_the_problem) {
   EXPECT_FALSE(parse_operation_mix("deposit=100,").ok());
 }
 
+TEST(operation_mix, a_transfer_share_alone_scales_the_standard_mix_down_proportionally) {
+  const auto percents = [](std::uint32_t deposit, std::uint32_t withdraw, std::uint32_t balance,
+                           std::uint32_t transfer) {
+    operation_mix mix;
+    mix.percent = {deposit, withdraw, balance, transfer};
+    return mix;
+  };
+  EXPECT_EQ(with_transfer_share(0), operation_mix{});
+  EXPECT_EQ(with_transfer_share(20), percents(36, 36, 8, 20));
+  // 45 * 0.85 = 38.25 twice and 10 * 0.85 = 8.5: the leftover percent goes to balance.
+  EXPECT_EQ(with_transfer_share(15), percents(38, 38, 9, 15));
+  // 45 * 0.99 = 44.55 twice, 9.9: floors 44 + 44 + 9 = 97, +1 to the largest remainder
+  // (balance .9), +1 to the next (deposit .55, first of the tie).
+  EXPECT_EQ(with_transfer_share(1), percents(45, 44, 10, 1));
+  EXPECT_EQ(with_transfer_share(100), percents(0, 0, 0, 100));
+  for (std::uint32_t share = 0; share <= 100; ++share) {
+    const operation_mix mix = with_transfer_share(share);
+    EXPECT_EQ(mix.percent[0] + mix.percent[1] + mix.percent[2] + mix.percent[3], 100u) << share;
+    EXPECT_EQ(mix.percent[index_of(operation::transfer)], share);
+    EXPECT_LE(mix.percent[index_of(operation::balance)], mix.percent[index_of(operation::deposit)]);
+  }
+  const parse_result<operation_mix> parsed = parse_operation_mix("transfer=20");
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_EQ(parsed.value(), percents(36, 36, 8, 20));
+  EXPECT_EQ(to_string(parsed.value()), "deposit=36,withdraw=36,balance=8,transfer=20");
+  // Naming anything besides the transfer share means the full mix, which must sum to 100.
+  EXPECT_NE(parse_operation_mix("deposit=50,transfer=20").error().find("sum to 70"),
+            std::string::npos);
+  EXPECT_FALSE(parse_operation_mix("transfer=101").ok());
+}
+
+TEST(workload, a_transfer_share_keeps_the_three_draws_and_is_deterministic) {
+  workload_parameters parameters;
+  parameters.commands = 20'000;
+  parameters.mix = with_transfer_share(20);
+  const auto first = generate_workload(parameters);
+  EXPECT_EQ(first, generate_workload(parameters));
+  // Client 0's first command draws exactly as the standard workload's does: only the
+  // operation's mapping changed, and the draws after a transfer shift by one.
+  workload_parameters standard;
+  standard.commands = 20'000;
+  const auto plain = generate_workload(standard);
+  EXPECT_EQ(first[0][0].account, plain[0][0].account);
+  EXPECT_EQ(first[0][0].amount, plain[0][0].amount);
+  std::array<std::uint64_t, operation_count> counts{};
+  for (const auto& client : first)
+    for (const workload_command& command : client)
+      counts[index_of(command.op)] += 1;
+  EXPECT_NEAR(static_cast<double>(counts[index_of(operation::transfer)]) / 20'000, 0.20, 0.02);
+  EXPECT_NEAR(static_cast<double>(counts[index_of(operation::deposit)]) / 20'000, 0.36, 0.02);
+  EXPECT_NEAR(static_cast<double>(counts[index_of(operation::balance)]) / 20'000, 0.08, 0.02);
+}
+
 TEST(workload, a_mix_with_transfers_draws_distinct_target_accounts) {
   workload_parameters parameters;
   parameters.commands = 20'000;
