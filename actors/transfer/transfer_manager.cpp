@@ -36,6 +36,11 @@ enum class stage : std::uint8_t {
 // A transfer that re-reads its stream more often than this is stuck in a loop (a bug).
 constexpr int loads_max = 4;
 
+// An account step sent again after wrong_expected_version (see send_account_step) more
+// often than this in a row: the transfer is aborted and resumes on the next start or
+// retry, rather than spinning.
+constexpr int account_step_conflicts_max = 16;
+
 struct running_transfer {
   bank::transfer_money request;
   stage next = stage::load;
@@ -117,8 +122,8 @@ void abort_transfer(manager_actor* self, const std::string& transfer_id, const c
 }
 
 void abort_with_bug(manager_actor* self, const std::string& transfer_id, const std::string& what) {
-  spdlog::error("transfer {}: {}; it stays unfinished and resumes on the next start",
-                transfer_id, what);
+  spdlog::error("transfer stuck transfer_id={} problem=\"{}\" action=resume_on_next_start", transfer_id,
+                what);
   abort_transfer(self, transfer_id, make_caf_error(status{error_code::internal_error, what}));
 }
 
@@ -152,11 +157,36 @@ void send_step(manager_actor* self, const caf::actor& router, const std::string&
       [self, transfer_id](caf::error& failure) { abort_transfer(self, transfer_id, failure); });
 }
 
+// A step on an account never names an expected version, so wrong_expected_version is
+// not the bank deciding it: the account's actor decided it right behind an append the
+// store refused and had to refuse it too. That happens after a restart, when a resumed
+// transfer sends a step again (a credit, or a debit since settled) that the account's
+// fresh actor decides afresh: the store, which has its id, answers the original outcome
+// and makes the actor reload its state, and every command the actor decided on the state
+// that ran ahead gets the conflict. Taking it for a refusal failed transfers that had to
+// complete (a refused credit is compensated). The same step is sent again instead: its
+// id is derived, so it is applied at most once, and the reloaded actor decides it.
 template <class Command, class OnReply>
 void send_account_step(manager_actor* self, const std::string& transfer_id, transfer_step step,
-                       Command command, OnReply on_reply) {
-  send_step(self, self->state.accounts, transfer_id, step,
-            bank::account_command{std::move(command)}, std::move(on_reply));
+                       Command command, OnReply on_reply, int conflicts = 0) {
+  auto again = command;
+  send_step(self, self->state.accounts, transfer_id, step, bank::account_command{std::move(command)},
+            [self, transfer_id, step, again, on_reply, conflicts](running_transfer& transfer,
+                                                                  const command_reply& reply) mutable {
+              if (reply.outcome != error_code::wrong_expected_version) {
+                on_reply(transfer, reply);
+                return;
+              }
+              if (conflicts + 1 >= account_step_conflicts_max) {
+                spdlog::warn("transfer step conflicts transfer_id={} step={} attempts={} action=resume_later",
+                             transfer_id, static_cast<int>(step), conflicts + 1);
+                abort_transfer(self, transfer_id,
+                               make_caf_error(status{error_code::limit_exceeded,
+                                                     "an account step kept conflicting; retry"}));
+                return;
+              }
+              send_account_step(self, transfer_id, step, std::move(again), std::move(on_reply), conflicts + 1);
+            });
 }
 
 template <class Command, class OnReply>
@@ -412,7 +442,7 @@ void resume_page(manager_actor* self, std::uint64_t head, std::string after,
         }
         if (page.transfers.size() < st.options.resume_page_transfers) {
           if (*resumed > 0)
-            spdlog::info("resumed {} unfinished transfers", *resumed);
+            spdlog::info("transfers resumed count={}", *resumed);
           promise.deliver(*resumed);
           return;
         }

@@ -126,6 +126,11 @@ int main(int argc, char** argv) {
   }
   const auto& config = parsed.config;
   auto log = make_logger(config.log_level);
+  // The library's actors (the transfer manager) log through spdlog's default logger,
+  // which writes to stdout: its lines could come before "listening on HOST:PORT", the
+  // first stdout line tools wait for, and they never reached this log. Everything goes
+  // to this one structured log on stderr.
+  spdlog::set_default_logger(log);
   log->info("starting version={} journal={} data_dir={} config_file={}", "0.1.0",
             config.journal == journal_kind::file ? "file" : "memory", config.data_dir,
             config.config.empty() ? "(none)" : config.config);
