@@ -11,6 +11,7 @@ std::string_view operation_name(operation_kind kind) noexcept {
     case operation_kind::open_account: return "open_account";
     case operation_kind::deposit_money: return "deposit_money";
     case operation_kind::withdraw_money: return "withdraw_money";
+    case operation_kind::transfer_money: return "transfer_money";
   }
   return "unknown";
 }
@@ -20,6 +21,7 @@ std::string request_target(const operation& op) {
     case operation_kind::open_account: return "/accounts";
     case operation_kind::deposit_money: return "/accounts/" + op.account_id + "/deposits";
     case operation_kind::withdraw_money: return "/accounts/" + op.account_id + "/withdrawals";
+    case operation_kind::transfer_money: return "/transfers";
   }
   return {};
 }
@@ -31,6 +33,12 @@ std::string request_body(const operation& op, const std::string& command_key) {
     case operation_kind::deposit_money:
     case operation_kind::withdraw_money:
       return json{{"command_id", command_key}, {"amount", op.amount}}.dump();
+    case operation_kind::transfer_money:
+      return json{{"transfer_id", command_key},
+                  {"source", op.account_id},
+                  {"target", op.target_account_id},
+                  {"amount", op.amount}}
+        .dump();
   }
   return {};
 }
@@ -40,6 +48,10 @@ std::vector<expected_event> expected_events(const operation& op) {
     case operation_kind::open_account: return {{op.account_id, "account_opened", 0}};
     case operation_kind::deposit_money: return {{op.account_id, "money_deposited", op.amount}};
     case operation_kind::withdraw_money: return {{op.account_id, "money_withdrawn", op.amount}};
+    case operation_kind::transfer_money:
+      return {{op.account_id, "money_debited_for_transfer", op.amount},
+              {op.target_account_id, "money_credited_for_transfer", op.amount},
+              {op.account_id, "transfer_settled", 0}};
   }
   return {};
 }
@@ -49,6 +61,7 @@ std::vector<std::pair<std::string, std::int64_t>> balance_changes(const operatio
     case operation_kind::open_account: return {{op.account_id, 0}};
     case operation_kind::deposit_money: return {{op.account_id, op.amount}};
     case operation_kind::withdraw_money: return {{op.account_id, -op.amount}};
+    case operation_kind::transfer_money: return {{op.account_id, -op.amount}, {op.target_account_id, op.amount}};
   }
   return {};
 }
@@ -56,16 +69,58 @@ std::vector<std::pair<std::string, std::int64_t>> balance_changes(const operatio
 namespace {
 
 /// The rules that may refuse `op` in this driver. Clients only address accounts whose
-/// open was acknowledged, send positive amounts far from int64 limits, never reuse a
-/// command id and never send an expected version, so every other refusal is a bug
-/// (an applied open refused as account_already_exists on its retry, for instance).
+/// open was acknowledged, send positive amounts far from int64 limits, never close an
+/// account, never reuse a command or transfer id and never send an expected version, so
+/// every other refusal is a bug (an applied open refused as account_already_exists on
+/// its retry, for instance). For a transfer this is the rule its debit may break: the
+/// request itself is never refused, and its credit never is (no target is closed, no
+/// balance comes near int64), so it never compensates either.
 bool may_be_refused_by(const operation& op, const std::string& error) {
   switch (op.kind) {
     case operation_kind::open_account: return false;
     case operation_kind::deposit_money: return false;
     case operation_kind::withdraw_money: return error == "insufficient_funds";
+    case operation_kind::transfer_money: return error == "insufficient_funds";
   }
   return false;
+}
+
+/// The reply to POST /transfers: 200 once the transfer ended, completed or failed.
+reply_reading read_transfer_reply(const operation& op, const std::string& transfer_id, json& body,
+                                  const http_common::http_response& response, command_outcome& out,
+                                  std::string& problem) {
+  const auto outcome = body.value("outcome", "");
+  if (response.status != 200 || (outcome != "completed" && outcome != "failed")) {
+    problem = outcome == "rejected" ? "a transfer refused by a rule that cannot apply to it: " + response.body
+                                    : "unexpected reply HTTP " + std::to_string(response.status) + " " + response.body;
+    return reply_reading::violation;
+  }
+  if (body.value("transfer_id", "") != transfer_id || body.value("source", "") != op.account_id
+      || body.value("target", "") != op.target_account_id || !body["amount"].is_number_integer()
+      || body["amount"].get<std::int64_t>() != op.amount || body.value("status", "") != outcome
+      || !body["position"].is_number_unsigned() || !body["duplicate"].is_boolean()) {
+    problem = "reply does not match the transfer: " + response.body;
+    return reply_reading::violation;
+  }
+  out.transfer_status = outcome;
+  out.accepted = outcome == "completed";
+  out.error = out.accepted ? std::string{} : body.value("reason", "");
+  out.version = 0;
+  out.position = body["position"].get<std::uint64_t>();
+  out.replayed = response.header("idempotent-replayed") == "true";
+  if (out.position == 0) {
+    problem = "a transfer ended without a position: " + response.body;
+    return reply_reading::violation;
+  }
+  if (out.replayed != body["duplicate"].get<bool>()) {
+    problem = "the body's duplicate and the header Idempotent-Replayed disagree: " + response.body;
+    return reply_reading::violation;
+  }
+  if (!out.accepted && !may_be_refused_by(op, out.error)) {
+    problem = "a transfer failed for a rule that cannot apply to it: " + response.body;
+    return reply_reading::violation;
+  }
+  return reply_reading::decided;
 }
 
 }  // namespace
@@ -88,6 +143,8 @@ reply_reading read_command_reply(const operation& op, const std::string& command
               + response.body;
     return reply_reading::violation;
   }
+  if (op.kind == operation_kind::transfer_money)
+    return read_transfer_reply(op, command_key, body, response, out, problem);
   const unsigned accepted_status = op.kind == operation_kind::open_account ? 201 : 200;
   const bool accepted = response.status == accepted_status && body.value("outcome", "") == "accepted";
   const bool rejected = (response.status == 409 || response.status == 422)

@@ -27,12 +27,15 @@ bool is_applied(const command_record& record) noexcept {
 namespace {
 
 json outcome_fields(const command_outcome& outcome) {
-  return json{{"outcome", outcome.accepted ? "accepted" : "rejected"},
-              {"error", outcome.error},
-              {"version", outcome.version},
-              {"position", outcome.position},
-              {"replayed", outcome.replayed},
-              {"status", outcome.http_status}};
+  auto fields = json{{"outcome", outcome.accepted ? "accepted" : "rejected"},
+                     {"error", outcome.error},
+                     {"version", outcome.version},
+                     {"position", outcome.position},
+                     {"replayed", outcome.replayed},
+                     {"status", outcome.http_status}};
+  if (!outcome.transfer_status.empty())
+    fields["transfer_status"] = outcome.transfer_status;
+  return fields;
 }
 
 }  // namespace
@@ -61,15 +64,17 @@ command_ledger::submitted command_ledger::submit(const operation& op, std::uint3
   record.op = op;
   record.client = client;
   record.round = round;
-  log_line(json{{"event", "submit"},
-                {"key", record.key},
-                {"id", record.id},
-                {"command", operation_name(op.kind)},
-                {"account_id", op.account_id},
-                {"amount", op.amount},
-                {"client", client},
-                {"round", round}}
-             .dump());
+  auto line = json{{"event", "submit"},
+                   {"key", record.key},
+                   {"id", record.id},
+                   {"command", operation_name(op.kind)},
+                   {"account_id", op.account_id},
+                   {"amount", op.amount},
+                   {"client", client},
+                   {"round", round}};
+  if (op.kind == operation_kind::transfer_money)
+    line["target_account_id"] = op.target_account_id;  // the key is the transfer id
+  log_line(line.dump());
   records_.push_back(std::move(record));
   ++counts_.submitted;
   return {records_.size() - 1, records_.back().key};

@@ -25,8 +25,9 @@ enum class command_state : std::uint8_t {
 std::string_view to_string(command_state state) noexcept;
 
 struct command_record {
-  std::string key;           ///< the command id the client sent
-  std::string id;            ///< the daemon's 128-bit id for `key` (UUID text, as events carry it)
+  std::string key;           ///< the command id the client sent (a transfer: its transfer id)
+  std::string id;            ///< the daemon's 128-bit id for `key` (UUID text, as events carry it;
+                             ///< a transfer's events carry ids derived from `key` instead)
   operation op;
   std::uint32_t client = 0;
   std::uint32_t round = 0;   ///< the daemon run (between kills) it was first sent in

@@ -4,6 +4,10 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "tally/bank.hpp"
+#include "tally/transfer.hpp"
+#include "tests/crash/transfer_audit.hpp"
+
 namespace tally::crash {
 
 namespace {
@@ -41,6 +45,8 @@ std::string describe(const logged_event& event) {
 std::string describe(const command_record& record) {
   std::ostringstream text;
   text << to_string(record.state) << " " << operation_name(record.op.kind) << " " << record.op.account_id;
+  if (!record.op.target_account_id.empty())
+    text << " -> " << record.op.target_account_id;
   if (record.op.amount != 0)
     text << " " << record.op.amount;
   text << " key " << record.key << " (id " << record.id << ", client " << record.client << ", round "
@@ -76,20 +82,51 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
       break;
     }
 
-  // Positions 1..N, versions contiguous per stream, balances never negative.
+  // Positions 1..N, versions contiguous per stream, balances never negative, never
+  // more credited or refunded for transfers than was debited. Transfer streams only
+  // have their versions checked here; what they say is audit_transfers' business.
   std::map<std::string, replayed_account> accounts;
+  std::map<std::string, std::uint64_t> transfer_stream_versions;
   std::int64_t total_deposited = 0;
   std::int64_t total_withdrawn = 0;
+  std::int64_t money_in_flight = 0;
+  std::uint64_t account_events = 0;
   for (std::size_t index = 0; index < log.size(); ++index) {
     const auto& event = log[index];
     if (event.position != index + 1)
       violations.add("journal position gap: expected position " + std::to_string(index + 1) + ", found "
                      + describe(event));
+    if (bank::is_transfer_stream(event.stream_id)) {
+      auto& version = transfer_stream_versions[event.stream_id];
+      if (event.version != version + 1)
+        violations.add("stream version gap: expected v" + std::to_string(version + 1) + ", found " + describe(event));
+      version = event.version;
+      if (!bank::is_transfer_event(event.type))
+        violations.add("an event type this driver never causes: " + describe(event));
+      continue;
+    }
+    ++account_events;
     auto& account = accounts[event.stream_id];
     if (event.version != account.version + 1)
       violations.add("stream version gap: expected v" + std::to_string(account.version + 1) + ", found "
                      + describe(event));
     account.version = event.version;
+    // Money that comes out of a balance (a withdrawal, a debit for a transfer) is checked
+    // against overdrafts and added to `total`; money that goes in is checked against
+    // overflow and added to `total` times `sign` (a deposit counts up what came in; a
+    // credit or refund counts down the money in flight its debit counted up).
+    const auto take_out = [&](std::int64_t* total) {
+      if (event.amount <= 0 || __builtin_sub_overflow(account.balance, event.amount, &account.balance)
+          || __builtin_add_overflow(*total, event.amount, total))
+        violations.add("amount out of range: " + describe(event));
+      else if (account.balance < 0)
+        violations.add("balance below zero (" + std::to_string(account.balance) + ") after " + describe(event));
+    };
+    const auto put_in = [&](std::int64_t* total, std::int64_t sign) {
+      if (event.amount <= 0 || __builtin_add_overflow(account.balance, event.amount, &account.balance)
+          || __builtin_add_overflow(*total, sign * event.amount, total))
+        violations.add("amount out of range: " + describe(event));
+    };
     if (event.type == "account_opened") {
       if (account.opened)
         violations.add("account opened twice: " + describe(event));
@@ -97,22 +134,28 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
     } else if (!account.opened) {
       violations.add("event before the account was opened: " + describe(event));
     } else if (event.type == "money_deposited") {
-      if (event.amount <= 0 || __builtin_add_overflow(account.balance, event.amount, &account.balance)
-          || __builtin_add_overflow(total_deposited, event.amount, &total_deposited))
-        violations.add("deposit out of range: " + describe(event));
+      put_in(&total_deposited, 1);
     } else if (event.type == "money_withdrawn") {
-      if (event.amount <= 0 || __builtin_sub_overflow(account.balance, event.amount, &account.balance)
-          || __builtin_add_overflow(total_withdrawn, event.amount, &total_withdrawn))
-        violations.add("withdrawal out of range: " + describe(event));
-      else if (account.balance < 0)
-        violations.add("balance below zero (" + std::to_string(account.balance) + ") after "
-                       + describe(event));
+      take_out(&total_withdrawn);
+    } else if (event.type == "money_debited_for_transfer") {
+      take_out(&money_in_flight);
+    } else if (event.type == "money_credited_for_transfer" || event.type == "money_refunded_for_transfer") {
+      put_in(&money_in_flight, -1);
+      if (money_in_flight < 0)
+        violations.add("more credited or refunded for transfers than debited (money in flight "
+                       + std::to_string(money_in_flight) + ") after " + describe(event));
+    } else if (event.type == "transfer_settled") {
+      if (event.amount != 0)
+        violations.add("a settlement with an amount: " + describe(event));
     } else {
       violations.add("an event type this driver never causes: " + describe(event));
     }
     account.events.push_back(&event);
     account.balance_after.push_back(account.balance);
   }
+  // At quiescence every transfer has ended: whatever was debited was credited or refunded.
+  if (money_in_flight != 0)
+    violations.add("money in flight after quiescence in the journal's replay: " + std::to_string(money_in_flight));
 
   // Every event belongs to a command a client sent, with its content, exactly once.
   std::unordered_map<std::string, const command_record*> command_by_id;
@@ -121,12 +164,21 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
       violations.add("two commands with one id (the driver's keys collide): " + describe(record));
   std::unordered_map<std::string, std::vector<const logged_event*>> events_by_command;
   for (const auto& event : log) {
+    // A transfer's events carry ids derived from its transfer id: audit_transfers
+    // matches them with the submitted transfers below.
+    if (bank::is_transfer_stream(event.stream_id) || bank::is_transfer_step_event(event.type))
+      continue;
     if (command_by_id.count(event.command_id) == 0)
       violations.add("an event no client's command caused: " + describe(event));
     else
       events_by_command[event.command_id].push_back(&event);
   }
   for (const auto& record : commands) {
+    if (record.op.kind == operation_kind::transfer_money) {
+      if (record.state == command_state::in_flight)
+        violations.add("audited while still in flight: " + describe(record));
+      continue;  // audit_transfers
+    }
     auto found = events_by_command.find(record.id);
     const std::vector<const logged_event*> none;
     const auto& events = found == events_by_command.end() ? none : found->second;
@@ -174,7 +226,15 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
     }
   }
 
-  // The clients' tally of accepted commands equals the replay of the journal.
+  // The transfers: their streams and steps, and the transfers read model.
+  const auto transfers = submitted_transfers(commands);
+  for (const auto& line : audit_transfers(transfers, log, true))
+    violations.add(line);
+  for (const auto& line : audit_transfer_views(transfers, log, models.transfers))
+    violations.add(line);
+
+  // The clients' tally of accepted commands and completed transfers equals the replay
+  // of the journal.
   std::map<std::string, std::int64_t> tally;
   for (const auto& record : commands)
     if (is_applied(record))
@@ -240,17 +300,28 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
   }
   const auto& totals = models.totals;
   const std::uint64_t head = log.size();
-  if (totals.as_of_position != head || totals.events != head || totals.total_balance != total_balance
+  if (totals.as_of_position != head || totals.events != account_events || totals.total_balance != total_balance
       || totals.total_deposited != total_deposited || totals.total_withdrawn != total_withdrawn
-      || totals.accounts_open != accounts_open || totals.accounts_closed != 0) {
+      || totals.money_in_flight != money_in_flight || totals.accounts_open != accounts_open
+      || totals.accounts_closed != 0) {
     std::ostringstream text;
     text << "totals read model: as_of_position " << totals.as_of_position << " events " << totals.events
          << " balance " << totals.total_balance << " deposited " << totals.total_deposited << " withdrawn "
-         << totals.total_withdrawn << " open " << totals.accounts_open << " closed " << totals.accounts_closed
-         << "; the journal's replay: head " << head << " balance " << total_balance << " deposited "
-         << total_deposited << " withdrawn " << total_withdrawn << " open " << accounts_open << " closed 0";
+         << totals.total_withdrawn << " in flight " << totals.money_in_flight << " open " << totals.accounts_open
+         << " closed " << totals.accounts_closed << "; the journal's replay: head " << head << " account events "
+         << account_events << " balance " << total_balance << " deposited " << total_deposited << " withdrawn "
+         << total_withdrawn << " in flight " << money_in_flight << " open " << accounts_open << " closed 0";
     violations.add(text.str());
   }
+  // At quiescence the totals read model says what the issue asks in so many words: no
+  // money in flight, and the balances hold exactly what came in minus what went out.
+  if (auto wrong = check_totals_invariant(totals.total_balance, totals.money_in_flight, totals.total_deposited,
+                                          totals.total_withdrawn, totals.as_of_position))
+    violations.add("totals read model: " + *wrong);
+  if (totals.money_in_flight != 0 || totals.total_balance != totals.total_deposited - totals.total_withdrawn)
+    violations.add("totals read model at quiescence: money_in_flight " + std::to_string(totals.money_in_flight)
+                   + ", total_balance " + std::to_string(totals.total_balance) + " vs total_deposited - total_withdrawn "
+                   + std::to_string(totals.total_deposited - totals.total_withdrawn));
   return std::move(violations).finish();
 }
 

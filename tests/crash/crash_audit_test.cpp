@@ -42,11 +42,11 @@ struct consistent_bank {
   read_models models;
 
   consistent_bank() {
-    const operation open{operation_kind::open_account, "a", 0};
-    const operation deposit{operation_kind::deposit_money, "a", 100};
-    const operation withdrawal{operation_kind::withdraw_money, "a", 30};
-    const operation refused{operation_kind::withdraw_money, "a", 1000};
-    const operation doubtful{operation_kind::deposit_money, "a", 5};
+    const operation open{operation_kind::open_account, "a", 0, {}};
+    const operation deposit{operation_kind::deposit_money, "a", 100, {}};
+    const operation withdrawal{operation_kind::withdraw_money, "a", 30, {}};
+    const operation refused{operation_kind::withdraw_money, "a", 1000, {}};
+    const operation doubtful{operation_kind::deposit_money, "a", 5, {}};
     commands = {make_record("k1", open, command_state::acknowledged, true, 1, 1),
                 make_record("k2", deposit, command_state::acknowledged, true, 2, 2),
                 make_record("k3", withdrawal, command_state::acknowledged, true, 3, 3),
@@ -226,9 +226,9 @@ TEST(crash_audit, a_retry_of_a_command_that_was_not_applied_is_decided_afresh) {
 // step), t3 compensated (debited from a, refunded). Account events before the steps
 // are left out: audit_transfers only reads the transfer streams and the steps.
 struct transfer_journal {
-  std::vector<submitted_transfer> transfers{{"t1", "a", "b", 40, "completed"},
-                                            {"t2", "a", "b", 5000, "failed"},
-                                            {"t3", "a", "c", 7, "failed"}};
+  std::vector<submitted_transfer> transfers{{"t1", "a", "b", 40, "completed", 0, {}},
+                                            {"t2", "a", "b", 5000, "failed", 0, "insufficient_funds"},
+                                            {"t3", "a", "c", 7, "failed", 0, "account_closed"}};
   std::vector<logged_event> log;
 
   void append(const std::string& stream, const std::string& type, std::int64_t amount, const std::string& transfer,
@@ -270,7 +270,7 @@ TEST(crash_audit, reports_a_transfer_debited_twice) {
 
 TEST(crash_audit, reports_a_lost_transfer_after_quiescence) {
   transfer_journal journal;
-  journal.transfers.push_back(submitted_transfer{"t4", "b", "c", 3, ""});
+  journal.transfers.push_back(submitted_transfer{"t4", "b", "c", 3, "", 0, {}});
   EXPECT_TRUE(audit_transfers(journal.transfers, journal.log, false).empty());
   EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true), "transfer t4"));
   EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true), "lost"));
@@ -308,6 +308,289 @@ TEST(crash_audit, the_totals_invariant_names_a_wrong_total_and_a_negative_balanc
   EXPECT_FALSE(check_totals_invariant(60, 40, 130, 30, 9).has_value());
   EXPECT_TRUE(check_totals_invariant(100, 40, 130, 30, 9).value().rfind("wrong_total", 0) == 0);
   EXPECT_TRUE(check_totals_invariant(-1, 101, 130, 30, 9).value().rfind("negative_balance", 0) == 0);
+}
+
+// A whole bank with transfers, as audit_journal sees it at quiescence: a and b opened,
+// 100 deposited on a, t1 moved 40 from a to b (completed), t2 asked for 5000 from a and
+// failed for insufficient funds without touching an account.
+struct bank_with_transfers {
+  std::vector<command_record> commands;
+  std::vector<logged_event> log;
+  read_models models;
+
+  static command_record transfer_record(const std::string& transfer_id, std::int64_t amount,
+                                        const std::string& status, std::uint64_t position) {
+    auto record = make_record(transfer_id, operation{operation_kind::transfer_money, "a", amount, "b"},
+                              command_state::acknowledged, status == "completed", 0, position,
+                              status == "completed" ? "" : "insufficient_funds");
+    record.outcome.transfer_status = status;
+    return record;
+  }
+
+  void append(const std::string& stream, const std::string& type, std::int64_t amount, const std::string& command) {
+    std::uint64_t version = 1;
+    for (const auto& event : log)
+      version += event.stream_id == stream ? 1 : 0;
+    log.push_back(logged_event{log.size() + 1, stream, version, type, amount, command});
+  }
+
+  void append_step(const std::string& stream, const std::string& type, std::int64_t amount,
+                   const std::string& transfer_id, transfer_step step) {
+    append(stream, type, amount, to_string(transfer_step_id(transfer_id, step)));
+  }
+
+  bank_with_transfers() {
+    commands = {make_record("k1", operation{operation_kind::open_account, "a", 0, {}}, command_state::acknowledged,
+                            true, 1, 1),
+                make_record("k2", operation{operation_kind::open_account, "b", 0, {}}, command_state::acknowledged,
+                            true, 1, 2),
+                make_record("k3", operation{operation_kind::deposit_money, "a", 100, {}}, command_state::acknowledged,
+                            true, 2, 3),
+                transfer_record("t1", 40, "completed", 8), transfer_record("t2", 5000, "failed", 10)};
+    append("a", "account_opened", 0, commands[0].id);
+    append("b", "account_opened", 0, commands[1].id);
+    append("a", "money_deposited", 100, commands[2].id);
+    append_step("transfer:t1", "transfer_requested", 40, "t1", transfer_step::request);
+    append_step("a", "money_debited_for_transfer", 40, "t1", transfer_step::debit);
+    append_step("b", "money_credited_for_transfer", 40, "t1", transfer_step::credit);
+    append_step("a", "transfer_settled", 0, "t1", transfer_step::settle);
+    append_step("transfer:t1", "transfer_completed", 0, "t1", transfer_step::complete);
+    append_step("transfer:t2", "transfer_requested", 5000, "t2", transfer_step::request);
+    append_step("transfer:t2", "transfer_failed", 0, "t2", transfer_step::fail);
+
+    const std::map<std::uint64_t, std::int64_t> balance_after{{1, 0}, {2, 0}, {3, 100}, {5, 60}, {6, 40}, {7, 60}};
+    for (const auto& event : log)
+      if (event.stream_id == "a" || event.stream_id == "b")
+        models.histories[event.stream_id].push_back(history_entry{event.position, event.version, event.type,
+                                                                  event.amount, balance_after.at(event.position),
+                                                                  event.command_id});
+    models.balances["a"] = balance_view{true, 60, 4, "open", 10};
+    models.balances["b"] = balance_view{true, 40, 2, "open", 10};
+    models.transfers["t1"] = transfer_view{true, "completed", "a", "b", 40, true, true, false, true, 0, ""};
+    models.transfers["t2"] =
+      transfer_view{true, "failed", "a", "b", 5000, false, false, false, false, 0, "insufficient_funds"};
+    models.totals = totals_view{100, 100, 0, 2, 0, 6, 10, 0};
+  }
+
+  std::vector<std::string> audit() const { return audit_journal(commands, log, {}, models); }
+
+  /// The log up to and including `position`.
+  std::vector<logged_event> log_through(std::uint64_t position) const {
+    return {log.begin(), log.begin() + static_cast<std::ptrdiff_t>(position)};
+  }
+};
+
+TEST(crash_audit, finds_nothing_wrong_with_a_consistent_journal_with_transfers) {
+  bank_with_transfers bank;
+  const auto violations = bank.audit();
+  EXPECT_TRUE(violations.empty()) << violations.front();
+}
+
+TEST(crash_audit, the_client_tally_counts_a_completed_transfer_and_not_a_failed_one) {
+  // The clients believe t2 completed: their tally moves 5000 that the journal never moved.
+  bank_with_transfers believed_completed;
+  believed_completed.commands[4].outcome.accepted = true;
+  believed_completed.commands[4].outcome.error.clear();
+  believed_completed.commands[4].outcome.transfer_status = "completed";
+  auto violations = believed_completed.audit();
+  EXPECT_TRUE(mentions(violations, "account a: the clients' tally is -4940, the journal's replay 60"));
+  EXPECT_TRUE(mentions(violations, "account b: the clients' tally is 5040, the journal's replay 40"));
+  EXPECT_TRUE(mentions(violations, "transfer t2 was answered completed but the journal says failed"));
+  // The clients believe t1 failed: their tally misses the 40 it moved.
+  bank_with_transfers believed_failed;
+  believed_failed.commands[3].outcome.accepted = false;
+  believed_failed.commands[3].outcome.error = "insufficient_funds";
+  believed_failed.commands[3].outcome.transfer_status = "failed";
+  violations = believed_failed.audit();
+  EXPECT_TRUE(mentions(violations, "account a: the clients' tally is 100, the journal's replay 60"));
+  EXPECT_TRUE(mentions(violations, "transfer t1 was answered failed but the journal says completed"));
+}
+
+TEST(crash_audit, reports_a_transfer_reply_whose_position_the_journal_does_not_have) {
+  bank_with_transfers bank;
+  bank.commands[3].outcome.position = 7;  // the settlement, not the completion
+  EXPECT_TRUE(mentions(bank.audit(), "transfer t1 was answered completed at position 7 but the journal ended it at "
+                                     "position 8"));
+}
+
+TEST(crash_audit, reports_money_left_in_flight_after_quiescence) {
+  // t1 was debited and then nothing: the credit, the settlement and the end are missing.
+  bank_with_transfers bank;
+  bank.log = bank.log_through(5);
+  bank.commands.pop_back();  // t2
+  bank.commands.back().state = command_state::in_doubt;
+  bank.models.transfers.erase("t2");
+  auto violations = bank.audit();
+  EXPECT_TRUE(mentions(violations, "money in flight after quiescence in the journal's replay: 40"));
+  EXPECT_TRUE(mentions(violations, "transfer t1 (a -> b 40) has not ended after quiescence"));
+  // The totals read model agreeing with that journal still breaks quiescence.
+  bank.models.totals = totals_view{60, 100, 0, 2, 0, 4, 5, 40};
+  violations = bank.audit();
+  EXPECT_TRUE(mentions(violations, "totals read model at quiescence: money_in_flight 40"));
+  EXPECT_FALSE(mentions(violations, "wrong_total"));
+}
+
+TEST(crash_audit, reports_a_totals_read_model_whose_money_in_flight_differs_from_the_replay) {
+  bank_with_transfers bank;
+  bank.models.totals.money_in_flight = 40;
+  bank.models.totals.total_balance = 60;  // the invariant holds, the replay disagrees
+  auto violations = bank.audit();
+  EXPECT_TRUE(mentions(violations, "in flight 40"));
+  EXPECT_TRUE(mentions(violations, "totals read model at quiescence: money_in_flight 40"));
+  bank_with_transfers wrong_total;
+  wrong_total.models.totals.total_balance = 99;
+  EXPECT_TRUE(mentions(wrong_total.audit(), "totals read model: wrong_total"));
+}
+
+TEST(crash_audit, reports_a_transfer_debit_that_overdraws_and_a_credit_never_debited) {
+  bank_with_transfers overdraft;
+  overdraft.log[4].amount = 140;  // the debit of t1
+  auto violations = overdraft.audit();
+  EXPECT_TRUE(mentions(violations, "balance below zero (-40)"));
+  EXPECT_TRUE(mentions(violations, "transfer t1: step event on the wrong account, of the wrong type or amount"));
+  bank_with_transfers credit_first;
+  std::swap(credit_first.log[4], credit_first.log[5]);  // the credit before the debit
+  std::swap(credit_first.log[4].position, credit_first.log[5].position);
+  EXPECT_TRUE(mentions(credit_first.audit(), "more credited or refunded for transfers than debited"));
+}
+
+TEST(crash_audit, reports_a_transfers_read_model_that_differs_from_the_journal) {
+  bank_with_transfers status;
+  status.models.transfers["t1"].status = "requested";
+  EXPECT_TRUE(mentions(status.audit(), "transfer t1: the transfers read model says requested"));
+  bank_with_transfers in_flight;
+  in_flight.models.transfers["t1"].in_flight = 40;
+  EXPECT_TRUE(mentions(in_flight.audit(), "transfer t1: the transfers read model says"));
+  bank_with_transfers reason;
+  reason.models.transfers["t2"].reason = "account_closed";
+  EXPECT_TRUE(mentions(reason.audit(), "transfer t2: the transfers read model says it failed for 'account_closed'"));
+  bank_with_transfers unknown;
+  unknown.models.transfers["t1"].found = false;
+  EXPECT_TRUE(mentions(unknown.audit(), "transfer t1: the transfers read model does not know it"));
+  bank_with_transfers phantom;
+  phantom.models.transfers["t9"] = transfer_view{true, "completed", "a", "b", 1, true, true, false, true, 0, ""};
+  EXPECT_TRUE(mentions(phantom.audit(), "knows transfer t9, which no client submitted"));
+}
+
+TEST(crash_audit, a_retry_of_a_transfer_that_ended_before_the_kill_answers_how_it_ended) {
+  bank_with_transfers bank;
+  auto record = bank.commands[3];
+  record.state = command_state::in_doubt;
+  command_outcome original;
+  original.accepted = true;
+  original.transfer_status = "completed";
+  original.position = 8;
+  original.replayed = true;
+  EXPECT_FALSE(check_transfer_retry(record, bank.log, 10, original).has_value());
+  auto unmarked = original;
+  unmarked.replayed = false;
+  EXPECT_TRUE(check_transfer_retry(record, bank.log, 10, unmarked).has_value());
+  auto failed = original;
+  failed.accepted = false;
+  failed.transfer_status = "failed";
+  auto wrong = check_transfer_retry(record, bank.log, 10, failed);
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_NE(wrong->find("it had ended before the kill"), std::string::npos) << *wrong;
+  auto moved = original;
+  moved.position = 11;
+  EXPECT_TRUE(check_transfer_retry(record, bank.log, 10, moved).has_value());
+}
+
+TEST(crash_audit, a_retry_of_a_transfer_requested_before_the_kill_is_a_replay_that_ends_after_the_head) {
+  bank_with_transfers bank;
+  auto record = bank.commands[3];
+  record.state = command_state::in_doubt;
+  const auto before = bank.log_through(5);  // requested and debited, then the kill
+  command_outcome resumed;
+  resumed.accepted = true;
+  resumed.transfer_status = "completed";
+  resumed.position = 8;
+  resumed.replayed = true;
+  EXPECT_FALSE(check_transfer_retry(record, before, 5, resumed).has_value());
+  auto unmarked = resumed;
+  unmarked.replayed = false;
+  EXPECT_TRUE(check_transfer_retry(record, before, 5, unmarked).has_value());
+  auto not_after_head = resumed;
+  not_after_head.position = 5;
+  EXPECT_TRUE(check_transfer_retry(record, before, 5, not_after_head).has_value());
+}
+
+TEST(crash_audit, a_retry_of_a_transfer_the_journal_did_not_have_is_decided_afresh) {
+  bank_with_transfers bank;
+  auto record = bank.commands[3];
+  record.state = command_state::in_doubt;
+  const auto before = bank.log_through(3);
+  command_outcome fresh;
+  fresh.accepted = true;
+  fresh.transfer_status = "completed";
+  fresh.position = 8;
+  EXPECT_FALSE(check_transfer_retry(record, before, 3, fresh).has_value());
+  auto replayed = fresh;
+  replayed.replayed = true;
+  auto wrong = check_transfer_retry(record, before, 3, replayed);
+  ASSERT_TRUE(wrong.has_value());
+  EXPECT_NE(wrong->find("marked as a replay, but the journal did not have it"), std::string::npos) << *wrong;
+}
+
+TEST(crash_audit, reports_a_transfer_stream_that_does_not_start_with_its_request) {
+  transfer_journal journal;
+  journal.log[0].amount = 41;  // t1 requested 41, submitted 40
+  EXPECT_TRUE(mentions(audit_transfers(journal.transfers, journal.log, true),
+                       "transfer t1 of 40 does not start with its request"));
+}
+
+http_common::http_response transfer_response(unsigned status, const std::string& body, bool replayed) {
+  http_common::http_response response;
+  response.status = status;
+  response.body = body;
+  if (replayed)
+    response.headers["idempotent-replayed"] = "true";
+  return response;
+}
+
+TEST(crash_audit, reads_a_transfer_reply_and_refuses_one_that_cannot_happen) {
+  const operation transfer{operation_kind::transfer_money, "a", 40, "b"};
+  command_outcome outcome;
+  std::string problem;
+  const std::string completed =
+    R"({"amount":40,"duplicate":false,"outcome":"completed","position":8,"source":"a","status":"completed","target":"b","transfer_id":"t1"})";
+  ASSERT_EQ(read_command_reply(transfer, "t1", transfer_response(200, completed, false), outcome, problem),
+            reply_reading::decided)
+    << problem;
+  EXPECT_TRUE(outcome.accepted);
+  EXPECT_EQ(outcome.transfer_status, "completed");
+  EXPECT_EQ(outcome.position, 8u);
+
+  const std::string failed =
+    R"({"amount":40,"duplicate":true,"outcome":"failed","position":9,"reason":"insufficient_funds","source":"a","status":"failed","target":"b","transfer_id":"t1"})";
+  outcome = {};
+  ASSERT_EQ(read_command_reply(transfer, "t1", transfer_response(200, failed, true), outcome, problem),
+            reply_reading::decided)
+    << problem;
+  EXPECT_FALSE(outcome.accepted);
+  EXPECT_EQ(outcome.error, "insufficient_funds");
+  EXPECT_TRUE(outcome.replayed);
+
+  // The header and the body disagree on the replay.
+  EXPECT_EQ(read_command_reply(transfer, "t1", transfer_response(200, failed, false), outcome, problem),
+            reply_reading::violation);
+  // No target is ever closed in this driver, so a transfer cannot fail for it.
+  std::string closed = failed;
+  closed.replace(closed.find("insufficient_funds"), std::string{"insufficient_funds"}.size(), "account_closed");
+  EXPECT_EQ(read_command_reply(transfer, "t1", transfer_response(200, closed, true), outcome, problem),
+            reply_reading::violation);
+  // Another transfer's echo.
+  EXPECT_EQ(read_command_reply(transfer, "t2", transfer_response(200, completed, false), outcome, problem),
+            reply_reading::violation);
+  // A refusal of the request: accounts are open and ids are never reused.
+  const std::string refused =
+    R"({"amount":40,"code":"transfer_already_exists","duplicate":false,"error":"transfer_already_exists","outcome":"rejected","position":0,"source":"a","target":"b","transfer_id":"t1"})";
+  EXPECT_EQ(read_command_reply(transfer, "t1", transfer_response(409, refused, false), outcome, problem),
+            reply_reading::violation);
+  // The daemon could not finish it: it resumes, a retry tells.
+  EXPECT_EQ(read_command_reply(transfer, "t1", transfer_response(503, R"({"error":"store_unavailable"})", false),
+                               outcome, problem),
+            reply_reading::in_doubt);
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "tests/crash/daemon_reader.hpp"
 
+#include <charconv>
+#include <iterator>
+#include <sstream>
+
 #include <nlohmann/json.hpp>
 
 namespace tally::crash {
@@ -79,7 +83,7 @@ std::string read_journal(const http_common::endpoint& where, std::uint64_t from,
 }
 
 std::string read_models_at(http_common::http_client& client, const std::vector<std::string>& account_ids,
-                           std::uint64_t head, read_models& out) {
+                           const std::vector<std::string>& transfer_ids, std::uint64_t head, read_models& out) {
   const std::string at = "min_position=" + std::to_string(head);
   for (const auto& account_id : account_ids) {
     auto& history = out.histories[account_id];
@@ -125,6 +129,29 @@ std::string read_models_at(http_common::http_client& client, const std::vector<s
     balance.status = body.value("status", "");
     balance.as_of_position = body.value("as_of_position", std::uint64_t{0});
   }
+  for (const auto& transfer_id : transfer_ids) {
+    auto target = "/transfers/" + transfer_id + "?" + at;
+    auto response = client.request("GET", target);
+    auto body = object_body(response);
+    auto& view = out.transfers[transfer_id];
+    if (response.status == 404 && !body.is_discarded() && body.value("error", "") == "transfer_not_found") {
+      view.found = false;
+      continue;
+    }
+    if (!response.ok() || response.status != 200 || body.is_discarded())
+      return answer_problem("GET " + target, response);
+    view.found = true;
+    view.status = body.value("status", "");
+    view.source = body.value("source", "");
+    view.target = body.value("target", "");
+    view.amount = body.value("amount", std::int64_t{0});
+    view.debited = body.value("debited", false);
+    view.credited = body.value("credited", false);
+    view.refunded = body.value("refunded", false);
+    view.settled = body.value("settled", false);
+    view.in_flight = body.value("in_flight", std::int64_t{0});
+    view.reason = body.value("reason", "");
+  }
   auto response = client.request("GET", "/totals?" + at);
   auto body = object_body(response);
   if (!response.ok() || response.status != 200 || body.is_discarded())
@@ -137,6 +164,41 @@ std::string read_models_at(http_common::http_client& client, const std::vector<s
   totals.accounts_closed = body.value("accounts_closed", std::uint64_t{0});
   totals.events = body.value("events", std::uint64_t{0});
   totals.as_of_position = body.value("as_of_position", std::uint64_t{0});
+  totals.money_in_flight = body.value("money_in_flight", std::int64_t{0});
+  return {};
+}
+
+std::string read_daemon_activity(http_common::http_client& client, daemon_activity& out) {
+  auto response = client.request("GET", "/metrics");
+  if (!response.ok() || response.status != 200)
+    return answer_problem("GET /metrics", response);
+  // Prometheus text: "name value" or "name{labels} value" per line, comments with '#'.
+  const std::pair<const char*, std::uint64_t*> wanted[] = {
+    {"tally_store_head_position", &out.head},
+    {"tally_projection_position{projection=\"transfers\"}", &out.transfers_position},
+    {"tally_transfers_in_progress", &out.transfers_in_progress},
+    {"tally_commands_in_flight", &out.commands_in_flight}};
+  std::size_t found = 0;
+  std::istringstream lines{response.body};
+  std::string line;
+  while (std::getline(lines, line)) {
+    const auto space = line.rfind(' ');
+    if (line.empty() || line[0] == '#' || space == std::string::npos)
+      continue;
+    const auto name = line.substr(0, space);
+    for (const auto& [metric, into] : wanted)
+      if (name == metric) {
+        const char* first = line.data() + space + 1;
+        const char* last = line.data() + line.size();
+        auto [end, failure] = std::from_chars(first, last, *into);
+        if (failure != std::errc{} || end != last)
+          return "GET /metrics: " + name + " is not a count: " + line;
+        ++found;
+      }
+  }
+  if (found != std::size(wanted))
+    return "GET /metrics: " + std::to_string(std::size(wanted) - found) + " of the store head, the transfers "
+           "projection position, tally_transfers_in_progress and tally_commands_in_flight missing";
   return {};
 }
 

@@ -27,8 +27,21 @@ std::string read_journal(const http_common::endpoint& where, std::uint64_t from,
                          std::vector<logged_event>& out);
 
 /// Reads the history, balance and totals read models, each with min_position=`head`,
-/// for every account in `account_ids`.
+/// for every account in `account_ids`, and the transfers read model for every transfer
+/// in `transfer_ids`.
 std::string read_models_at(http_common::http_client& client, const std::vector<std::string>& account_ids,
-                           std::uint64_t head, read_models& out);
+                           const std::vector<std::string>& transfer_ids, std::uint64_t head, read_models& out);
+
+/// What GET /metrics says about work still going on in the daemon.
+struct daemon_activity {
+  std::uint64_t head = 0;                   ///< the store's committed head
+  std::uint64_t transfers_position = 0;     ///< the last position the transfers read model applied
+  std::uint64_t transfers_in_progress = 0;  ///< transfers requested and not ended (transfers read model)
+  std::uint64_t commands_in_flight = 0;     ///< commands and transfers sent over HTTP and not answered yet
+};
+
+/// Reads `out` from GET /metrics (one answer, so the figures are close in time, not
+/// one snapshot: the caller compares transfers_position with head).
+std::string read_daemon_activity(http_common::http_client& client, daemon_activity& out);
 
 }  // namespace tally::crash

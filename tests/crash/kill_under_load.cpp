@@ -1,9 +1,11 @@
 // kill_under_load: starts the real tallyd on a durable journal, drives it from several
-// client threads that record every command and its reply, and SIGKILLs it at a seeded
-// random moment (after a random number of acknowledged commands). Then, with the daemon
-// dead, `tally verify` checks the data directory; tallyd restarts on it; the in-doubt
-// commands (sent, never answered) are retried with the same id and payload; and the
-// journal, the read models and the clients' own tally are audited (crash_audit.hpp).
+// client threads that record every command and transfer and its reply, and SIGKILLs it
+// at a seeded random moment (after a random number of decided commands). Then, with the
+// daemon dead, `tally verify` checks the data directory; tallyd restarts on it; the
+// in-doubt commands and transfers (sent, never answered) are retried with the same id
+// and payload; the driver waits until no transfer is in progress (quiescence); and the
+// journal, the read models and the clients' own tally are audited (crash_audit.hpp,
+// transfer_audit.hpp).
 // Repeats for --kills rounds. Prints the seed first and, on any violation, the violation
 // and the command that replays the run; exits 1 then.
 //
@@ -37,6 +39,7 @@
 
 #include "support/seed.hpp"
 #include "support/tallyd_process.hpp"
+#include "tally/transfer.hpp"
 #include "tests/crash/bank_operations.hpp"
 #include "tests/crash/command_ledger.hpp"
 #include "tests/crash/crash_audit.hpp"
@@ -76,6 +79,16 @@ constexpr std::chrono::milliseconds retry_pause{250};
 /// Largest deposit; withdrawals go a bit higher so that some are refused.
 constexpr std::int64_t deposit_amount_max = 10'000;
 constexpr std::int64_t withdrawal_amount_max = 12'000;
+/// Largest transfer: small next to the balances the deposits build, so most transfers
+/// complete, and some find their source short and fail (insufficient_funds).
+constexpr std::int64_t transfer_amount_max = 4'000;
+/// After the retries, the longest the driver waits for every transfer to end (resumed
+/// sagas included), polling this often; not reaching it is a violation.
+constexpr std::chrono::seconds quiescence_wait_max{30};
+constexpr std::chrono::milliseconds quiescence_poll_pause{20};
+/// Transfers of earlier rounds whose read model view is checked again after each restart
+/// (the transfers projection restarts from a checkpoint): a seeded sample of this many.
+constexpr std::size_t earlier_transfers_rechecked_max = 16;
 /// One command in this many is followed by a GET /totals whose invariant is checked at
 /// its as_of_position: the read model must be consistent mid-load, not only at the audit.
 constexpr std::uint64_t totals_read_every = 16;
@@ -90,6 +103,7 @@ struct driver_options {
   std::uint32_t clients = 8;
   std::uint32_t accounts = 32;
   std::uint64_t round_commands_max = 600;
+  std::uint32_t transfer_percent = 20;
   std::string tallyd = TALLYD_PATH;
   std::string tally = TALLY_CLI_PATH;
   std::string data_dir;
@@ -106,6 +120,8 @@ std::string replay_command(const std::string& program, const driver_options& opt
     text << " --accounts " << options.accounts;
   if (options.round_commands_max != defaults.round_commands_max)
     text << " --round-commands-max " << options.round_commands_max;
+  if (options.transfer_percent != defaults.transfer_percent)
+    text << " --transfer-percent " << options.transfer_percent;
   if (options.tallyd != defaults.tallyd)
     text << " --tallyd " << options.tallyd;
   if (options.tally != defaults.tally)
@@ -154,16 +170,18 @@ struct round_load {
 };
 
 /// What one client sends next. Each client first opens its own accounts (index ≡
-/// client mod clients) that no command has tried to open yet; after that it deposits
-/// (55 %) or withdraws (45 %) on a random account whose open was accepted. nullopt
-/// when there is nothing to do yet (no account open).
+/// client mod clients) that no command has tried to open yet; after that it transfers
+/// between two different accounts whose open was accepted (--transfer-percent, 20 % by
+/// default, once two are open), or else deposits (55 %) or withdraws (45 %) on a random
+/// account whose open was accepted. nullopt when there is nothing to do yet (no account
+/// open).
 std::optional<operation> next_operation(splitmix64& random, std::uint32_t client, const driver_options& options,
                                         std::vector<char>& open_sent, std::vector<std::string>& open_accounts,
                                         const command_ledger& ledger, std::uint64_t& sent_since_refresh) {
   for (std::uint32_t index = client; index < options.accounts; index += options.clients)
     if (!open_sent[index]) {
       open_sent[index] = 1;
-      return operation{operation_kind::open_account, account_name(index), 0};
+      return operation{operation_kind::open_account, account_name(index), 0, {}};
     }
   // Refresh the list of open accounts now and then, not per command (it is copied).
   if (open_accounts.empty() || ++sent_since_refresh >= 64) {
@@ -173,11 +191,19 @@ std::optional<operation> next_operation(splitmix64& random, std::uint32_t client
   if (open_accounts.empty())
     return std::nullopt;
   const auto& account_id = open_accounts[random.below(open_accounts.size())];
+  if (random.below(100) < options.transfer_percent && open_accounts.size() >= 2) {
+    // The target is drawn among the other accounts, so it never equals the source.
+    auto target_index = random.below(open_accounts.size() - 1);
+    if (open_accounts[target_index] == account_id)
+      target_index = open_accounts.size() - 1;
+    return operation{operation_kind::transfer_money, account_id,
+                     1 + static_cast<std::int64_t>(random.below(transfer_amount_max)), open_accounts[target_index]};
+  }
   if (random.below(100) < 55)
     return operation{operation_kind::deposit_money, account_id,
-                     1 + static_cast<std::int64_t>(random.below(deposit_amount_max))};
+                     1 + static_cast<std::int64_t>(random.below(deposit_amount_max)), {}};
   return operation{operation_kind::withdraw_money, account_id,
-                   1 + static_cast<std::int64_t>(random.below(withdrawal_amount_max))};
+                   1 + static_cast<std::int64_t>(random.below(withdrawal_amount_max)), {}};
 }
 
 void run_client(std::uint32_t client, const driver_options& options, const tally::http_common::endpoint& where,
@@ -218,6 +244,10 @@ void run_client(std::uint32_t client, const driver_options& options, const tally
     switch (read_command_reply(*op, sent.key, response, outcome, problem)) {
       case reply_reading::decided:
         ledger.acknowledge(sent.index, outcome);
+        // Every id is sent once during the load: a replay means two commands share an id.
+        if (outcome.replayed)
+          violations.add("round " + std::to_string(load.round) + ": key " + sent.key
+                         + " was answered as a replay on its first send");
         if (load.acknowledged.fetch_add(1) + 1 == load.kill_after_acknowledged) {
           std::lock_guard guard{load.mutex};
           load.changed.notify_all();
@@ -284,15 +314,67 @@ std::string run_verify(const driver_options& options, const std::string& data_di
 
 struct round_figures {
   std::uint64_t acknowledged = 0;
-  std::uint64_t in_doubt = 0;
-  std::uint64_t in_doubt_applied = 0;  ///< of those, found in the journal before their retry
+  std::uint64_t in_doubt = 0;          ///< commands and transfers
+  std::uint64_t in_doubt_applied = 0;  ///< of the commands, found in the journal before their retry
+  std::uint64_t transfers_in_doubt = 0;
+  std::uint64_t transfers_requested_before_retry = 0;  ///< of those, requested in the journal before their retry
+  std::uint64_t transfers_ended_before_retry = 0;      ///< of those, ended in the journal before their retry
+  std::uint64_t transfers_audited = 0;                 ///< transfers in the ledger at the audit
+  std::uint64_t quiescence_ms = 0;
   std::uint64_t head = 0;
 };
 
-/// After a restart: retry the in-doubt commands, read the journal and the read models,
-/// and audit everything. `journal` is what the previous audit saw; it is replaced.
-void audit_after_restart(const driver_options& options, const tallyd_process& daemon, command_ledger& ledger,
-                         std::vector<logged_event>& journal, round_figures& figures, violation_log& violations) {
+/// Waits until the daemon has nothing left to do: the transfers read model applied the
+/// store's head and has no transfer in progress, and no command or transfer is being
+/// executed. The resumed sagas and the retries run to their end before the audit, so
+/// "every transfer ended" is a fact the audit can demand. Returns the problem when that
+/// does not happen within quiescence_wait_max.
+std::string wait_for_quiescence(http_client& http, std::uint64_t& waited_ms) {
+  const auto start = clock_type::now();
+  daemon_activity activity;
+  while (true) {
+    activity = daemon_activity{};
+    if (auto problem = read_daemon_activity(http, activity); !problem.empty())
+      return problem;
+    if (activity.transfers_position >= activity.head && activity.transfers_in_progress == 0
+        && activity.commands_in_flight == 0)
+      break;
+    if (clock_type::now() - start >= quiescence_wait_max)
+      return "no quiescence after " + std::to_string(quiescence_wait_max.count()) + " s: store head "
+             + std::to_string(activity.head) + ", transfers read model at " + std::to_string(activity.transfers_position)
+             + " with " + std::to_string(activity.transfers_in_progress) + " transfer(s) in progress, "
+             + std::to_string(activity.commands_in_flight) + " command(s) in flight";
+    std::this_thread::sleep_for(quiescence_poll_pause);
+  }
+  waited_ms = milliseconds_since(start);
+  return {};
+}
+
+/// The transfers whose read model view the audit checks: every transfer of `round` (the
+/// in-doubt ones are among them), and a seeded sample of earlier ones.
+std::vector<std::string> transfers_to_read(const std::vector<command_record>& records, std::uint32_t round,
+                                           std::uint64_t seed) {
+  std::vector<std::string> to_read;
+  std::vector<std::string> earlier;
+  for (const auto& record : records)
+    if (record.op.kind == operation_kind::transfer_money)
+      (record.round == round ? to_read : earlier).push_back(record.key);
+  splitmix64 random{seed ^ (std::uint64_t{round} * 0xD1B54A32D192ED03ULL)};
+  for (std::size_t drawn = 0; drawn < earlier_transfers_rechecked_max && !earlier.empty(); ++drawn) {
+    const auto index = random.below(earlier.size());
+    to_read.push_back(std::move(earlier[index]));
+    earlier[index] = std::move(earlier.back());
+    earlier.pop_back();
+  }
+  return to_read;
+}
+
+/// After a restart: retry the in-doubt commands and transfers, wait for quiescence, read
+/// the journal and the read models, and audit everything. `journal` is what the
+/// previous audit saw; it is replaced.
+void audit_after_restart(const driver_options& options, std::uint32_t round, const tallyd_process& daemon,
+                         command_ledger& ledger, std::vector<logged_event>& journal, round_figures& figures,
+                         violation_log& violations) {
   http_client http{daemon.where(), daemon_request_timeout};
   std::uint64_t head_before = 0;
   if (auto problem = read_head(http, head_before); !problem.empty())
@@ -305,11 +387,26 @@ void audit_after_restart(const driver_options& options, const tallyd_process& da
   figures.in_doubt = doubtful.size();
   for (auto index : doubtful) {
     auto record = ledger.record(index);
+    const bool is_transfer = record.op.kind == operation_kind::transfer_money;
     std::vector<logged_event> events_before;
-    for (const auto& event : log)
-      if (event.command_id == record.id)
-        events_before.push_back(event);
-    figures.in_doubt_applied += events_before.empty() ? 0 : 1;
+    if (is_transfer) {
+      // Its own stream says how far it got (its account steps carry derived ids).
+      const auto stream = tally::bank::transfer_stream_id(record.key);
+      bool ended = false;
+      for (const auto& event : log)
+        if (event.stream_id == stream) {
+          events_before.push_back(event);
+          ended = ended || event.type == "transfer_completed" || event.type == "transfer_failed";
+        }
+      ++figures.transfers_in_doubt;
+      figures.transfers_requested_before_retry += events_before.empty() ? 0 : 1;
+      figures.transfers_ended_before_retry += ended ? 1 : 0;
+    } else {
+      for (const auto& event : log)
+        if (event.command_id == record.id)
+          events_before.push_back(event);
+      figures.in_doubt_applied += events_before.empty() ? 0 : 1;
+    }
     bool decided = false;
     for (int attempt = 0; attempt < retry_attempts_max && !decided; ++attempt) {
       auto response = http.request("POST", request_target(record.op), request_body(record.op, record.key));
@@ -318,7 +415,9 @@ void audit_after_restart(const driver_options& options, const tallyd_process& da
       auto reading = read_command_reply(record.op, record.key, response, outcome, problem);
       if (reading == reply_reading::decided) {
         ledger.resolve(index, outcome);
-        if (auto wrong = check_retry(record, events_before, head_before, outcome))
+        auto wrong = is_transfer ? check_transfer_retry(record, log, head_before, outcome)
+                                 : check_retry(record, events_before, head_before, outcome);
+        if (wrong)
           violations.add(*wrong);
         decided = true;
       } else if (reading == reply_reading::violation) {
@@ -334,6 +433,9 @@ void audit_after_restart(const driver_options& options, const tallyd_process& da
                             + std::to_string(retry_attempts_max) + " attempts");
   }
 
+  if (auto problem = wait_for_quiescence(http, figures.quiescence_ms); !problem.empty())
+    return violations.add("round " + std::to_string(round) + ": " + problem);
+
   std::uint64_t head = 0;
   if (auto problem = read_head(http, head); !problem.empty())
     return violations.add(problem);
@@ -343,10 +445,14 @@ void audit_after_restart(const driver_options& options, const tallyd_process& da
   std::vector<std::string> account_ids;
   for (std::uint32_t index = 0; index < options.accounts; ++index)
     account_ids.push_back(account_name(index));
+  const auto records = ledger.records();
+  for (const auto& record : records)
+    figures.transfers_audited += record.op.kind == operation_kind::transfer_money ? 1 : 0;
   read_models models;
-  if (auto problem = read_models_at(http, account_ids, head, models); !problem.empty())
+  if (auto problem = read_models_at(http, account_ids, transfers_to_read(records, round, options.seed), head, models);
+      !problem.empty())
     return violations.add(problem);
-  for (const auto& line : audit_journal(ledger.records(), log, journal, models))
+  for (const auto& line : audit_journal(records, log, journal, models))
     violations.add(line);
   journal = std::move(log);
 }
@@ -412,6 +518,9 @@ int main(int argc, char** argv) {
   app.add_option("--round-commands-max", options.round_commands_max,
                  "a round's kill comes after 1..N acknowledged commands (seeded)")
     ->capture_default_str()->check(CLI::Range(std::uint64_t{1}, round_commands_max_limit));
+  app.add_option("--transfer-percent", options.transfer_percent,
+                 "percent of the commands after the opens that are transfers (seeded; 0: none)")
+    ->capture_default_str()->check(CLI::Range(std::uint32_t{0}, std::uint32_t{100}));
   app.add_option("--tallyd", options.tallyd, "the tallyd binary")->capture_default_str()->check(CLI::ExistingFile);
   app.add_option("--tally", options.tally, "the tally CLI (for tally verify)")
     ->capture_default_str()->check(CLI::ExistingFile);
@@ -436,8 +545,9 @@ int main(int argc, char** argv) {
     return exit_setup;
   }
   std::cout << "kill_under_load: seed " << options.seed << ", " << options.kills << " kills, " << options.clients
-            << " clients, " << options.accounts << " accounts, kill after 1.." << options.round_commands_max
-            << " acknowledged commands; data " << paths.data_dir << "\n"
+            << " clients, " << options.accounts << " accounts, " << options.transfer_percent
+            << " % transfers, kill after 1.." << options.round_commands_max << " decided commands; data "
+            << paths.data_dir << "\n"
             << "kill_under_load: replay with: " << replay_command(program, options) << std::endl;
 
   const auto run_start = clock_type::now();
@@ -448,6 +558,9 @@ int main(int argc, char** argv) {
   std::vector<logged_event> journal;
   std::uint64_t in_doubt_applied_total = 0;
   std::uint64_t torn_tail_warnings_total = 0;
+  std::uint64_t transfers_in_doubt_total = 0;
+  std::uint64_t transfers_requested_before_retry_total = 0;
+  std::uint64_t transfers_ended_before_retry_total = 0;
 
   auto daemon = std::make_unique<tallyd_process>();
   if (!daemon->start(options.tallyd, tallyd_flags(options, paths.data_dir), paths.logs_dir + "/tallyd-1.log")) {
@@ -502,14 +615,20 @@ int main(int argc, char** argv) {
     const auto audit_start = clock_type::now();
     round_figures figures;
     figures.acknowledged = load.acknowledged.load();
-    audit_after_restart(options, *daemon, ledger, journal, figures, violations);
+    audit_after_restart(options, round, *daemon, ledger, journal, figures, violations);
     const auto audit_ms = milliseconds_since(audit_start);
     in_doubt_applied_total += figures.in_doubt_applied;
-    std::cout << "round " << round << ": killed after " << figures.acknowledged << " acknowledged (target "
+    transfers_in_doubt_total += figures.transfers_in_doubt;
+    transfers_requested_before_retry_total += figures.transfers_requested_before_retry;
+    transfers_ended_before_retry_total += figures.transfers_ended_before_retry;
+    std::cout << "round " << round << ": killed after " << figures.acknowledged << " decided (target "
               << load.kill_after_acknowledged << "), " << figures.in_doubt << " in doubt ("
-              << figures.in_doubt_applied << " applied before the kill), verify warnings " << torn_tail_warnings
-              << ", head " << figures.head << ", " << milliseconds_since(round_start) << " ms (load " << load_ms
-              << ", restart " << restart_ms << ", audit " << audit_ms << ")"
+              << figures.in_doubt_applied << " commands applied before the kill; " << figures.transfers_in_doubt
+              << " transfers, " << figures.transfers_requested_before_retry << " requested and "
+              << figures.transfers_ended_before_retry << " ended before the retry), verify warnings "
+              << torn_tail_warnings << ", head " << figures.head << ", " << figures.transfers_audited
+              << " transfers audited, " << milliseconds_since(round_start) << " ms (load " << load_ms << ", restart "
+              << restart_ms << ", audit " << audit_ms << " of which quiescence " << figures.quiescence_ms << ")"
               << (violations.empty() ? "" : ", VIOLATIONS") << std::endl;
   }
 
@@ -528,12 +647,23 @@ int main(int argc, char** argv) {
     return report_failure(program, options, violations, paths);
 
   auto counts = ledger.totals();
-  std::cout << "kill_under_load: OK: " << options.kills << " kills, " << counts.submitted << " commands sent, "
-            << counts.acknowledged << " acknowledged, " << counts.in_doubt_ever << " in doubt ("
-            << in_doubt_applied_total << " applied before the kill, all " << counts.resolved
-            << " resolved by retries), " << journal.size() << " events, " << torn_tail_warnings_total
-            << " torn-tail warnings from verify, " << totals_reads_checked.load()
-            << " GET /totals checked during the load, " << milliseconds_since(run_start) << " ms" << std::endl;
+  std::uint64_t transfers_completed = 0;
+  std::uint64_t transfers_failed = 0;
+  for (const auto& record : ledger.records())
+    if (record.op.kind == operation_kind::transfer_money) {
+      transfers_completed += record.outcome.transfer_status == "completed" ? 1 : 0;
+      transfers_failed += record.outcome.transfer_status == "failed" ? 1 : 0;
+    }
+  std::cout << "kill_under_load: OK: " << options.kills << " kills, " << counts.submitted
+            << " commands and transfers sent, " << counts.acknowledged << " answered, " << counts.in_doubt_ever
+            << " in doubt (" << in_doubt_applied_total << " commands applied before the kill; "
+            << transfers_in_doubt_total << " transfers, " << transfers_requested_before_retry_total
+            << " requested and " << transfers_ended_before_retry_total << " ended before their retry; all "
+            << counts.resolved << " resolved by retries), " << transfers_completed + transfers_failed << " transfers ("
+            << transfers_completed << " completed, " << transfers_failed << " failed), " << journal.size()
+            << " events, " << torn_tail_warnings_total << " torn-tail warnings from verify, "
+            << totals_reads_checked.load() << " GET /totals checked during the load, " << milliseconds_since(run_start)
+            << " ms" << std::endl;
   if (!paths.created_root.empty() && !options.keep) {
     std::error_code ignored;
     std::filesystem::remove_all(paths.created_root, ignored);

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "tally/bank.hpp"
 #include "tally/ids.hpp"
 #include "tally/transfer.hpp"
 
@@ -29,13 +30,36 @@ struct journaled_transfer {
   std::vector<const logged_event*> debits, credits, refunds, settles;
 };
 
-}  // namespace
+/// How a transfer's stream ended, read from its events.
+struct transfer_ending {
+  bool compensating = false;
+  std::string status;                     ///< "completed", "failed", or empty: not ended
+  const logged_event* ended_by = nullptr;  ///< the (first) transfer_completed or transfer_failed
+  std::size_t endings = 0;                ///< how many such events; more than one is a violation
+};
 
-std::vector<std::string> audit_transfers(const std::vector<submitted_transfer>& transfers,
-                                         const std::vector<logged_event>& log, bool quiescent) {
-  std::vector<std::string> violations;
+transfer_ending ending_of(const journaled_transfer& steps) {
+  transfer_ending ending;
+  for (const auto* event : steps.stream_events) {
+    if (event->type == "transfer_compensating") {
+      ending.compensating = true;
+    } else if (event->type == "transfer_completed" || event->type == "transfer_failed") {
+      if (ending.endings++ == 0) {
+        ending.status = event->type == "transfer_completed" ? "completed" : "failed";
+        ending.ended_by = event;
+      }
+    }
+  }
+  return ending;
+}
 
-  // Index the submitted transfers by stream id and by the derived id of each account step.
+/// Sorts the transfer events of `log` by submitted transfer: its own stream's events,
+/// and its account steps found by their derived command ids. An event that belongs to
+/// no submitted transfer, or a step on the wrong account, with the wrong type or
+/// amount, is a violation added to `violations`.
+std::vector<journaled_transfer> sort_by_transfer(const std::vector<submitted_transfer>& transfers,
+                                                 const std::vector<logged_event>& log,
+                                                 std::vector<std::string>& violations) {
   struct step_owner {
     std::size_t transfer = 0;
     transfer_step step = transfer_step::request;
@@ -59,9 +83,7 @@ std::vector<std::string> audit_transfers(const std::vector<submitted_transfer>& 
         journaled[owner->second].stream_events.push_back(&event);
       continue;
     }
-    const bool is_step = event.type == "money_debited_for_transfer" || event.type == "money_credited_for_transfer"
-                         || event.type == "money_refunded_for_transfer" || event.type == "transfer_settled";
-    if (!is_step)
+    if (!bank::is_transfer_step_event(event.type))
       continue;
     auto owner = step_by_command_id.find(event.command_id);
     if (owner == step_by_command_id.end()) {
@@ -87,6 +109,33 @@ std::vector<std::string> audit_transfers(const std::vector<submitted_transfer>& 
         || expect(transfer_step::refund, "money_refunded_for_transfer", transfer.source, steps.refunds)
         || expect(transfer_step::settle, "transfer_settled", transfer.source, steps.settles);
   }
+  return journaled;
+}
+
+}  // namespace
+
+std::vector<submitted_transfer> submitted_transfers(const std::vector<command_record>& commands) {
+  std::vector<submitted_transfer> transfers;
+  for (const auto& record : commands) {
+    if (record.op.kind != operation_kind::transfer_money)
+      continue;
+    submitted_transfer transfer{record.key, record.op.account_id, record.op.target_account_id, record.op.amount,
+                                {}, 0, {}};
+    const bool decided = record.state == command_state::acknowledged || record.state == command_state::resolved;
+    if (decided) {
+      transfer.final_status = record.outcome.transfer_status;
+      transfer.final_position = record.outcome.position;
+      transfer.reason = record.outcome.error;
+    }
+    transfers.push_back(std::move(transfer));
+  }
+  return transfers;
+}
+
+std::vector<std::string> audit_transfers(const std::vector<submitted_transfer>& transfers,
+                                         const std::vector<logged_event>& log, bool quiescent) {
+  std::vector<std::string> violations;
+  const auto journaled = sort_by_transfer(transfers, log, violations);
 
   for (std::size_t index = 0; index < transfers.size(); ++index) {
     const auto& transfer = transfers[index];
@@ -101,18 +150,17 @@ std::vector<std::string> audit_transfers(const std::vector<submitted_transfer>& 
     once(steps.refunds, "refunds");
     once(steps.settles, "settles");
 
-    bool compensating = false;
-    std::string ended;  // how the transfer stream ended: completed, failed or empty
-    for (const auto* event : steps.stream_events) {
-      if (event->type == "transfer_compensating")
-        compensating = true;
-      else if (event->type == "transfer_completed" || event->type == "transfer_failed") {
-        if (!ended.empty())
-          violations.push_back("transfer " + transfer.transfer_id + " ended twice: " + describe(*event));
-        ended = event->type == "transfer_completed" ? "completed" : "failed";
-      }
+    if (!steps.stream_events.empty()) {
+      const auto& first = *steps.stream_events.front();
+      if (first.type != "transfer_requested" || first.amount != transfer.amount)
+        violations.push_back("transfer " + transfer.transfer_id + " of " + std::to_string(transfer.amount)
+                             + " does not start with its request: " + describe(first));
     }
-    if (ended.empty()) {
+    const auto ending = ending_of(steps);
+    if (ending.endings > 1)
+      violations.push_back("transfer " + transfer.transfer_id + " ended " + std::to_string(ending.endings)
+                           + " times (the first at " + describe(*ending.ended_by) + ")");
+    if (ending.status.empty()) {
       if (quiescent)
         violations.push_back("transfer " + transfer.transfer_id + " (" + transfer.source + " -> " + transfer.target
                              + " " + std::to_string(transfer.amount) + ") has not ended after quiescence"
@@ -122,27 +170,124 @@ std::vector<std::string> audit_transfers(const std::vector<submitted_transfer>& 
                              + " but has not ended in the journal");
       continue;
     }
-    if (!transfer.final_status.empty() && transfer.final_status != ended)
+    if (!transfer.final_status.empty() && transfer.final_status != ending.status)
       violations.push_back("transfer " + transfer.transfer_id + " was answered " + transfer.final_status
-                           + " but the journal says " + ended);
+                           + " but the journal says " + ending.status);
+    else if (transfer.final_position != 0 && transfer.final_position != ending.ended_by->position)
+      violations.push_back("transfer " + transfer.transfer_id + " was answered " + transfer.final_status
+                           + " at position " + std::to_string(transfer.final_position) + " but the journal ended it at "
+                           + describe(*ending.ended_by));
     const auto counts = [&] {
       return "debits " + std::to_string(steps.debits.size()) + ", credits " + std::to_string(steps.credits.size())
              + ", refunds " + std::to_string(steps.refunds.size()) + ", settles " + std::to_string(steps.settles.size());
     };
     bool steps_match = false;
-    if (ended == "completed")
+    if (ending.status == "completed")
       steps_match = steps.debits.size() == 1 && steps.credits.size() == 1 && steps.settles.size() == 1
-                    && steps.refunds.empty() && !compensating;
-    else if (compensating)
+                    && steps.refunds.empty() && !ending.compensating;
+    else if (ending.compensating)
       steps_match = steps.debits.size() == 1 && steps.refunds.size() == 1 && steps.credits.empty()
                     && steps.settles.empty();
     else
       steps_match = steps.debits.empty() && steps.credits.empty() && steps.refunds.empty() && steps.settles.empty();
     if (!steps_match)
-      violations.push_back("transfer " + transfer.transfer_id + " " + ended + (compensating ? " after compensating" : "")
-                           + " but its account steps are " + counts());
+      violations.push_back("transfer " + transfer.transfer_id + " " + ending.status
+                           + (ending.compensating ? " after compensating" : "") + " but its account steps are "
+                           + counts());
   }
   return violations;
+}
+
+std::vector<std::string> audit_transfer_views(const std::vector<submitted_transfer>& transfers,
+                                              const std::vector<logged_event>& log,
+                                              const std::map<std::string, transfer_view>& views) {
+  std::vector<std::string> violations;
+  std::vector<std::string> ignored;  // audit_transfers reports what does not belong to a transfer
+  const auto journaled = sort_by_transfer(transfers, log, ignored);
+  std::unordered_map<std::string, std::size_t> transfer_by_id;
+  for (std::size_t index = 0; index < transfers.size(); ++index)
+    transfer_by_id.emplace(transfers[index].transfer_id, index);
+
+  for (const auto& [transfer_id, view] : views) {
+    auto found = transfer_by_id.find(transfer_id);
+    if (found == transfer_by_id.end()) {
+      if (view.found)
+        violations.push_back("the transfers read model knows transfer " + transfer_id + ", which no client submitted");
+      continue;
+    }
+    const auto& transfer = transfers[found->second];
+    const auto& steps = journaled[found->second];
+    const auto ending = ending_of(steps);
+    const bool in_journal = !steps.stream_events.empty();
+    if (view.found != in_journal) {
+      violations.push_back("transfer " + transfer_id + ": the transfers read model " + (view.found ? "knows" : "does not know")
+                           + " it, the journal " + (in_journal ? "has" : "does not have") + " it");
+      continue;
+    }
+    if (!view.found)
+      continue;
+    // What the read model must say, from the journal.
+    const std::string status = !ending.status.empty() ? ending.status
+                               : ending.compensating  ? "compensating"
+                                                      : "requested";
+    const bool debited = !steps.debits.empty();
+    const bool credited = !steps.credits.empty();
+    const bool refunded = !steps.refunds.empty();
+    const bool settled = !steps.settles.empty();
+    const std::int64_t in_flight = debited && !credited && !refunded ? transfer.amount : 0;
+    std::ostringstream said;
+    said << view.status << " " << view.source << " -> " << view.target << " " << view.amount << " debited "
+         << view.debited << " credited " << view.credited << " refunded " << view.refunded << " settled "
+         << view.settled << " in_flight " << view.in_flight << " reason '" << view.reason << "'";
+    std::ostringstream replayed;
+    replayed << status << " " << transfer.source << " -> " << transfer.target << " " << transfer.amount << " debited "
+             << debited << " credited " << credited << " refunded " << refunded << " settled " << settled
+             << " in_flight " << in_flight;
+    if (view.status != status || view.source != transfer.source || view.target != transfer.target
+        || view.amount != transfer.amount || view.debited != debited || view.credited != credited
+        || view.refunded != refunded || view.settled != settled || view.in_flight != in_flight)
+      violations.push_back("transfer " + transfer_id + ": the transfers read model says " + said.str()
+                           + ", the journal " + replayed.str());
+    else if (status == "failed" && transfer.final_status == "failed" && view.reason != transfer.reason)
+      violations.push_back("transfer " + transfer_id + ": the transfers read model says it failed for '" + view.reason
+                           + "', its reply said '" + transfer.reason + "'");
+  }
+  return violations;
+}
+
+std::optional<std::string> check_transfer_retry(const command_record& record,
+                                                const std::vector<logged_event>& log_before,
+                                                std::uint64_t head_before, const command_outcome& retry) {
+  const auto stream = transfer_stream_id(record.key);
+  journaled_transfer before;
+  for (const auto& event : log_before)
+    if (event.stream_id == stream)
+      before.stream_events.push_back(&event);
+  const auto ending = ending_of(before);
+  std::ostringstream text;
+  text << "retry of in-doubt transfer " << record.key << " (" << record.op.account_id << " -> "
+       << record.op.target_account_id << " " << record.op.amount << "): ";
+  if (ending.ended_by != nullptr) {
+    if (retry.transfer_status != ending.status || retry.position != ending.ended_by->position)
+      text << "it had ended before the kill (" << describe(*ending.ended_by) << ") but its retry answered "
+           << retry.transfer_status << " at position " << retry.position;
+    else if (!retry.replayed)
+      text << "the reply repeats how it ended but lacks Idempotent-Replayed: true";
+    else
+      return std::nullopt;
+    return text.str();
+  }
+  if (!before.stream_events.empty() && !retry.replayed)
+    text << "it was requested before the kill (" << describe(*before.stream_events.front())
+         << ") but its retry is not marked as a replay";
+  else if (before.stream_events.empty() && retry.replayed)
+    text << "marked as a replay, but the journal did not have it";
+  else if (retry.position <= head_before)
+    text << "it had not ended before the retry, but the retry answered " << retry.transfer_status << " at position "
+         << retry.position << ", not after the head " << head_before;
+  else
+    return std::nullopt;
+  return text.str();
 }
 
 std::optional<std::string> check_totals_invariant(std::int64_t total_balance, std::int64_t money_in_flight,
