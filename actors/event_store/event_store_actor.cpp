@@ -81,6 +81,15 @@ caf::behavior journal_reader(caf::event_based_actor*, std::shared_ptr<journal> s
         return make_caf_error(loaded.error());
       return std::move(*loaded);
     },
+    [source](rehydrate_atom, const std::string& stream_id,
+             bool use_snapshot) -> caf::result<loaded_stream, handed_back_commands> {
+      // The store sends a rehydration here only when it has no commands to hand back.
+      auto loaded = read_for_load(*source, stream_id, use_snapshot);
+      if (!loaded)
+        return make_caf_error(loaded.error());
+      return caf::result<loaded_stream, handed_back_commands>{std::move(*loaded),
+                                                              handed_back_commands{}};
+    },
     [source](read_stream_atom, const std::string& stream_id, std::uint64_t from_version,
              std::uint64_t max_count) -> caf::result<std::vector<recorded_event>> {
       auto events = source->read_stream(stream_id, from_version, max_count);
@@ -164,8 +173,16 @@ struct event_store_state {
   std::unordered_map<std::string, pending_version> pending_versions;
   std::unordered_map<command_id, pending_command> pending_commands;
 
-  std::shared_ptr<append_queue> queue;  ///< appends from local aggregates (may be null)
-  std::vector<queued_append> drained;   ///< reused buffer for absorb_queue()
+  // Streams whose aggregate was told to reload (one rollback) because the store refused
+  // one of its decidable commands, with the commands handed back to it since, in the
+  // order it decided them. Until the aggregate asks for them (rehydrate_atom,
+  // handed_back_atom), every decidable command of the stream joins them, whatever its
+  // version: none may overtake a command decided before it. Each list holds at most what
+  // the aggregate decided before it handled the rollback.
+  std::unordered_map<std::string, handed_back_commands> reloads_pending;
+
+  std::shared_ptr<append_queue> queue;  ///< commands from local aggregates (may be null)
+  std::vector<queued_command> drained;  ///< reused buffer for absorb_queue()
 
   std::vector<caf::actor> subscribers;
   status failure;
@@ -346,6 +363,10 @@ void fail(store_actor* self, const status& failure) {
   st.pending_versions.clear();
   st.pending_commands.clear();
   st.pending_events = 0;
+  for (auto& [stream_id, handed_back] : st.reloads_pending)
+    for (auto& command : handed_back)
+      command.promise.deliver(error);
+  st.reloads_pending.clear();
   if (st.options.on_failure) {
     auto notify = std::move(st.options.on_failure);
     st.options.on_failure = nullptr;
@@ -386,8 +407,62 @@ void answer_outcome(store_actor* self, caf::response_promise promise, const comm
     answer();
 }
 
+bool is_known(event_store_state& st, const command_id& command) {
+  return st.pending_commands.count(command) != 0 || st.store->find_command(command).has_value();
+}
+
+// The aggregate of `stream_id` decided on a state that is not the stream's: it evolved
+// its state with a command the store refused, or decided a command on such a state. It
+// gets one rollback (it reloads and takes what was handed back meanwhile); a sender that
+// cannot decide again gets one for every refusal, as before hand-backs existed.
+void refused(store_actor* self, const std::string& stream_id, const caf::actor& origin,
+             bool decidable) {
+  auto& st = self->state;
+  if (decidable) {
+    bool first = st.reloads_pending.try_emplace(stream_id).second;
+    if (first && origin)
+      self->send(origin, rollback_atom::value, stream_id);
+    return;
+  }
+  if (origin)
+    self->send(origin, rollback_atom::value, stream_id);
+}
+
+// Hands a command back to the aggregate of `stream_id`: it was decided on a state the
+// stream does not have, so its decision does not stand and the aggregate decides it
+// again after its reload. Beyond command_decisions_max decisions it is answered
+// limit_exceeded instead: nothing of it was appended, the caller retries.
+void hand_back(store_actor* self, const std::string& stream_id, caf::message command,
+               caf::response_promise promise, std::uint32_t decisions, const caf::actor& origin) {
+  auto& st = self->state;
+  TALLY_ASSERT(!command.empty());
+  TALLY_ASSERT(decisions >= 1);
+  refused(self, stream_id, origin, true);
+  if (decisions >= command_decisions_max) {
+    promise.deliver(make_caf_error(
+      status{error_code::limit_exceeded,
+             "decided " + std::to_string(decisions) + " times on a state of stream " + stream_id
+               + " that ran ahead of it; nothing was appended, retry with the same command id"}));
+    return;
+  }
+  st.reloads_pending.at(stream_id).push_back(
+    handed_back_command{std::move(command), std::move(promise), decisions});
+}
+
+// Ends the refusals of `stream_id`: the aggregate reloads now and takes the commands
+// handed back to it, so its next commands are decided on the stream's own state.
+handed_back_commands take_handed_back(event_store_state& st, const std::string& stream_id) {
+  handed_back_commands out;
+  if (auto it = st.reloads_pending.find(stream_id); it != st.reloads_pending.end()) {
+    out = std::move(it->second);
+    st.reloads_pending.erase(it);
+  }
+  return out;
+}
+
 // Checks one command's append and assigns it to the current batch (or answers it:
-// duplicate, conflict, failure). `promise` answers the caller after the commit.
+// duplicate, conflict, failure; or hands it back). `promise` answers the caller after
+// the commit.
 void accept_append(store_actor* self, append_request& request, caf::response_promise promise,
                    const caf::actor& origin) {
   auto& st = self->state;
@@ -395,36 +470,48 @@ void accept_append(store_actor* self, append_request& request, caf::response_pro
       promise.deliver(make_caf_error(st.failure));
       return;
     }
+    const bool decidable = !request.decidable_command.empty();
     const auto count = request.events.size();
     if (count == 0 || count > st.options.command_events_max) {
       promise.deliver(make_caf_error(status{error_code::limit_exceeded,
                                             "a command must append 1 to "
                                               + std::to_string(st.options.command_events_max)
                                               + " events"}));
+      if (decidable)
+        refused(self, request.stream_id, origin, decidable);
       return;
     }
     if (st.pending_events + count > st.options.pending_events_max) {
       promise.deliver(make_caf_error(status{error_code::limit_exceeded,
                                             "too many appends waiting for the journal"}));
-      if (origin)
-        self->send(origin, rollback_atom::value, request.stream_id);
+      refused(self, request.stream_id, origin, decidable);
       return;
     }
     // At most once per command id: a retry gets the original outcome.
-    bool known = st.pending_commands.count(request.command) != 0
-                 || st.store->find_command(request.command).has_value();
-    if (known) {
+    if (is_known(st, request.command)) {
       answer_outcome(self, promise, request.command, request.command_hash, request.stream_id,
                      command_reply{error_code::wrong_expected_version, 0, 0, false});
-      if (origin)
-        self->send(origin, rollback_atom::value, request.stream_id);
+      refused(self, request.stream_id, origin, decidable);
+      return;
+    }
+    // A command decided behind a refused one rests on the refused one's events: it is
+    // decided again, after the commands handed back before it (order per aggregate).
+    if (decidable && st.reloads_pending.count(request.stream_id) != 0) {
+      hand_back(self, request.stream_id, std::move(request.decidable_command), std::move(promise),
+                request.decisions, origin);
       return;
     }
     auto version = current_version(st, request.stream_id);
     if (request.expected_version != version) {
+      if (decidable) {
+        // The aggregate's state is not the stream's (its pipeline ran ahead): whatever
+        // version the caller named, the aggregate checks it again on the reloaded state.
+        hand_back(self, request.stream_id, std::move(request.decidable_command),
+                  std::move(promise), request.decisions, origin);
+        return;
+      }
       promise.deliver(command_reply{error_code::wrong_expected_version, version, 0, false});
-      if (origin)
-        self->send(origin, rollback_atom::value, request.stream_id);
+      refused(self, request.stream_id, origin, decidable);
       return;
     }
     auto& target = st.current;
@@ -458,8 +545,36 @@ void accept_append(store_actor* self, append_request& request, caf::response_pro
     }
 }
 
-// Takes every append the aggregates queued so far, in queue order. Called before
-// handling any message whose answer must see the sender's earlier appends.
+// Answers a command its aggregate did not append: the original outcome when the id was
+// applied, else the aggregate's refusal if that decision stands. It does not when the
+// aggregate decided on a state the stream does not have (a reload is pending for the
+// stream: an append ahead of it was refused; or the version it decided at is past the
+// stream's), or when it had no decision of its own (a retry of an id whose append was
+// refused): then the command is handed back and decided again.
+void accept_lookup(store_actor* self, outcome_request& lookup, caf::response_promise promise,
+                   const caf::actor& origin) {
+  auto& st = self->state;
+  if (!st.failure.is_ok()) {
+    promise.deliver(make_caf_error(st.failure));
+    return;
+  }
+  if (is_known(st, lookup.command)) {
+    answer_outcome(self, std::move(promise), lookup.command, lookup.command_hash,
+                   lookup.stream_id, lookup.refusal);
+    return;
+  }
+  const bool stale = !lookup.decided || st.reloads_pending.count(lookup.stream_id) != 0
+                     || lookup.decided_at_version > current_version(st, lookup.stream_id);
+  if (stale && !lookup.decidable_command.empty()) {
+    hand_back(self, lookup.stream_id, std::move(lookup.decidable_command), std::move(promise),
+              lookup.decisions, origin);
+    return;
+  }
+  promise.deliver(lookup.refusal);
+}
+
+// Takes every command the aggregates queued so far, in queue order. Called before
+// handling any message whose answer must see the sender's earlier commands.
 void absorb_queue(store_actor* self) {
   auto& st = self->state;
   if (!st.queue)
@@ -467,7 +582,10 @@ void absorb_queue(store_actor* self) {
   st.queue->drain(st.drained);
   for (auto& item : st.drained) {
     auto origin = caf::actor_cast<caf::actor>(item.origin);
-    accept_append(self, item.request, std::move(item.promise), origin);
+    if (auto* append = std::get_if<append_request>(&item.request))
+      accept_append(self, *append, std::move(item.promise), origin);
+    else
+      accept_lookup(self, std::get<outcome_request>(item.request), std::move(item.promise), origin);
   }
   st.drained.clear();
 }
@@ -531,11 +649,9 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
         answer_outcome(self, self->make_response_promise(), command, command_hash, stream_id,
                        command_reply{error_code::wrong_expected_version, 0, 0, false});
       },
-      [self](outcome_atom, const command_id& command, std::uint64_t command_hash,
-             const std::string& stream_id, const command_reply& if_unknown) {
+      [self](outcome_atom, outcome_request& lookup, const caf::actor& origin) {
         absorb_queue(self);
-        answer_outcome(self, self->make_response_promise(), command, command_hash, stream_id,
-                       if_unknown);
+        accept_lookup(self, lookup, self->make_response_promise(), origin);
       },
       [self](flush_atom) {
         absorb_queue(self);
@@ -548,6 +664,58 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
           return;
         close_current(st);
         start_writes(self);
+      },
+      [self](rehydrate_atom, const std::string& stream_id, bool use_snapshot) {
+        absorb_queue(self);
+        // Every command the aggregate sent before this request was absorbed above: the
+        // ones handed back are all here, and the next ones are decided on the reload.
+        auto handed_back = take_handed_back(self->state, stream_id);
+        auto promise = self->make_response_promise();
+        auto serve = [self, promise, stream_id, use_snapshot,
+                      handed_back = std::move(handed_back)]() mutable {
+          auto& st = self->state;
+          auto answer_failure = [&](const caf::error& failure) {
+            for (auto& command : handed_back)
+              command.promise.deliver(failure);
+            promise.deliver(failure);
+          };
+          if (!st.failure.is_ok()) {
+            answer_failure(make_caf_error(st.failure));
+            return;
+          }
+          if (st.io_thread) {
+            if (handed_back.empty()) {
+              promise.delegate(st.reader, rehydrate_atom::value, stream_id, use_snapshot);
+              return;
+            }
+            self->request(st.reader, caf::infinite, load_atom::value, stream_id, use_snapshot)
+              .then(
+                [promise, handed_back](loaded_stream& loaded) mutable {
+                  promise.deliver(std::move(loaded), std::move(handed_back));
+                },
+                [promise, handed_back](caf::error& failure) mutable {
+                  for (auto& command : handed_back)
+                    command.promise.deliver(failure);
+                  promise.deliver(failure);
+                });
+            return;
+          }
+          auto loaded = read_for_load(*st.store, stream_id, use_snapshot);
+          if (!loaded)
+            answer_failure(make_caf_error(loaded.error()));
+          else
+            promise.deliver(std::move(*loaded), std::move(handed_back));
+        };
+        if (self->state.pending_versions.count(stream_id) != 0)
+          after_commit(self, std::move(serve));
+        else
+          serve();
+      },
+      [self](handed_back_atom, const std::string& stream_id) -> handed_back_commands {
+        // A stopping aggregate asks: a command handed back to it must not be left
+        // without an answer.
+        absorb_queue(self);
+        return take_handed_back(self->state, stream_id);
       },
       [self](load_atom, const std::string& stream_id, bool use_snapshot) {
         absorb_queue(self);

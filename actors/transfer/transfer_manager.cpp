@@ -36,11 +36,6 @@ enum class stage : std::uint8_t {
 // A transfer that re-reads its stream more often than this is stuck in a loop (a bug).
 constexpr int loads_max = 4;
 
-// An account step sent again after wrong_expected_version (see send_account_step) more
-// often than this in a row: the transfer is aborted and resumes on the next start or
-// retry, rather than spinning.
-constexpr int account_step_conflicts_max = 16;
-
 struct running_transfer {
   bank::transfer_money request;
   stage next = stage::load;
@@ -157,36 +152,17 @@ void send_step(manager_actor* self, const caf::actor& router, const std::string&
       [self, transfer_id](caf::error& failure) { abort_transfer(self, transfer_id, failure); });
 }
 
-// A step on an account never names an expected version, so wrong_expected_version is
-// not the bank deciding it: the account's actor decided it right behind an append the
-// store refused and had to refuse it too. That happens after a restart, when a resumed
-// transfer sends a step again (a credit, or a debit since settled) that the account's
-// fresh actor decides afresh: the store, which has its id, answers the original outcome
-// and makes the actor reload its state, and every command the actor decided on the state
-// that ran ahead gets the conflict. Taking it for a refusal failed transfers that had to
-// complete (a refused credit is compensated). The same step is sent again instead: its
-// id is derived, so it is applied at most once, and the reloaded actor decides it.
+// A step on an account never names an expected version, so its answer is the bank's
+// decision or the original outcome of its derived id, never wrong_expected_version: when
+// the account's actor decided it on a state that ran ahead of the stream (right behind
+// a resent step whose id the store already has, after a restart), the actor decides it
+// again on its reloaded state (aggregate_actor.hpp). A step decided too often that way
+// fails with limit_exceeded, which aborts the transfer to resume later.
 template <class Command, class OnReply>
 void send_account_step(manager_actor* self, const std::string& transfer_id, transfer_step step,
-                       Command command, OnReply on_reply, int conflicts = 0) {
-  auto again = command;
-  send_step(self, self->state.accounts, transfer_id, step, bank::account_command{std::move(command)},
-            [self, transfer_id, step, again, on_reply, conflicts](running_transfer& transfer,
-                                                                  const command_reply& reply) mutable {
-              if (reply.outcome != error_code::wrong_expected_version) {
-                on_reply(transfer, reply);
-                return;
-              }
-              if (conflicts + 1 >= account_step_conflicts_max) {
-                spdlog::warn("transfer step conflicts transfer_id={} step={} attempts={} action=resume_later",
-                             transfer_id, static_cast<int>(step), conflicts + 1);
-                abort_transfer(self, transfer_id,
-                               make_caf_error(status{error_code::limit_exceeded,
-                                                     "an account step kept conflicting; retry"}));
-                return;
-              }
-              send_account_step(self, transfer_id, step, std::move(again), std::move(on_reply), conflicts + 1);
-            });
+                       Command command, OnReply on_reply) {
+  send_step(self, self->state.accounts, transfer_id, step,
+            bank::account_command{std::move(command)}, std::move(on_reply));
 }
 
 template <class Command, class OnReply>
@@ -324,8 +300,7 @@ void advance(manager_actor* self, const std::string& transfer_id) {
           if (reply.accepted()) {
             transfer.duplicate = transfer.duplicate || reply.duplicate;
             go_to(self, transfer_id, stage::debit);
-          } else if (reply.outcome == error_code::transfer_already_exists
-                     || reply.outcome == error_code::wrong_expected_version) {
+          } else if (reply.outcome == error_code::transfer_already_exists) {
             go_to(self, transfer_id, stage::load);  // requested meanwhile: see how
           } else {
             finish_with_rejection(self, transfer_id, reply.outcome);

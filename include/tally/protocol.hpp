@@ -51,6 +51,8 @@ using checkpoint_atom = caf::atom_constant<caf::atom("checkpoint")>;
 using resident_atom = caf::atom_constant<caf::atom("resident")>;
 using catch_up_atom = caf::atom_constant<caf::atom("catchup")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using rehydrate_atom = caf::atom_constant<caf::atom("rehydrate")>;
+using handed_back_atom = caf::atom_constant<caf::atom("handedback")>;
 
 /// Converts our error code into a caf::error of category "tally".
 inline caf::error make_caf_error(error_code code) { return caf::make_error(code); }
@@ -121,6 +123,16 @@ struct pending_event {
   std::string payload;
 };
 
+/// How often an aggregate decides one command at most. It decides a command again when
+/// the store finds that the decision rested on a state the stream does not have: an
+/// earlier append of the same aggregate was refused (a retry of a command id the
+/// aggregate had forgotten, backpressure), and the aggregate had decided this one on top
+/// of it. Every further decision needs another refusal ahead of the command, so a few
+/// are plenty; the command that would need more is answered `limit_exceeded` (nothing
+/// was appended; the caller retries with the same command id).
+inline constexpr std::uint32_t command_decisions_max = 8;
+static_assert(command_decisions_max >= 2, "a command must be decided again at least once");
+
 /// One command's events for one stream: appended atomically or not at all.
 struct append_request {
   std::string stream_id;
@@ -129,6 +141,31 @@ struct append_request {
   command_id correlation;
   std::uint64_t command_hash = 0;
   std::vector<pending_event> events;
+  /// The command itself (a message holding its command_envelope) when the sender can
+  /// decide it again: if the store finds that the expected version is not the stream's,
+  /// the decision rested on a state that ran ahead of the stream, and the store hands
+  /// the command back to the sender (see event_store.hpp) instead of answering
+  /// wrong_expected_version. Empty: the conflict is the answer (senders without a
+  /// decider, such as tests of the store).
+  caf::message decidable_command;
+  std::uint32_t decisions = 1;  ///< how often the sender decided it, this time included
+};
+
+/// A command an aggregate decided not to append: its decider refused it (or its
+/// expected version did not match), or it is a quick retry of a command id the aggregate
+/// appended itself and has no decision of its own. The store answers the original
+/// outcome when the id was applied; otherwise `refusal`, unless the decision rested on a
+/// state the stream does not have: then it hands the command back like an append whose
+/// expected version did not match (see append_request::decidable_command).
+struct outcome_request {
+  std::string stream_id;
+  command_id command;
+  std::uint64_t command_hash = 0;
+  std::uint64_t decided_at_version = 0;  ///< the aggregate's stream version at the decision
+  bool decided = true;     ///< false: a retry of an id in flight, no decision of its own
+  command_reply refusal;   ///< the answer when the id is unknown and the decision stands
+  caf::message decidable_command;
+  std::uint32_t decisions = 1;
 };
 
 /// What an aggregate needs to rehydrate: the latest usable snapshot (if any) and
@@ -190,7 +227,13 @@ typename Inspector::result_type inspect(Inspector& f, pending_event& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, append_request& x) {
   return f(caf::meta::type_name("append_request"), x.stream_id, x.expected_version, x.command,
-           x.correlation, x.command_hash, x.events);
+           x.correlation, x.command_hash, x.events, x.decidable_command, x.decisions);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, outcome_request& x) {
+  return f(caf::meta::type_name("outcome_request"), x.stream_id, x.command, x.command_hash,
+           x.decided_at_version, x.decided, x.refusal, x.decidable_command, x.decisions);
 }
 
 template <class Inspector>

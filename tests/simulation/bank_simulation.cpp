@@ -357,6 +357,11 @@ void settle(caf::event_based_actor* self, const client_pointer& me, const world_
     }
   } else {
     ++world->figures.rejected;
+    if (reply.outcome == error_code::wrong_expected_version
+        && me->current.expected_version == any_version)
+      // Only a version the client named can be wrong; a conflict of the account's own
+      // pipeline (it decided on a state that ran ahead) must be decided again.
+      world->violation(what + " named no expected version but was answered wrong_expected_version");
     if (reply.outcome == error_code::command_id_reused_with_different_payload)
       history.answered_reused.push_back(index);
     else if (history.accepted && *history.accepted == index)

@@ -2,12 +2,16 @@
 // strictly in mailbox order: decide against the current state, evolve the state, and
 // hand the events to the event store, which replies to the caller once they are
 // durable. Appends are pipelined (the next command is decided while earlier appends
-// are in flight); the store's expected-version check keeps them in order, and any
-// append the store refuses makes the aggregate reload its state from the journal.
+// are in flight, on the state they will produce); the store's expected-version check
+// keeps them in order. When the store refuses an append, the state the aggregate
+// decided its later commands on ran ahead of the stream: it reloads its state, and the
+// store hands those commands back to be decided again on it, in their order, before
+// anything else. Their callers get the answer of that decision, never the conflict.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <iterator>
 #include <memory>
 #include <string>
 
@@ -37,6 +41,12 @@ struct aggregate_state {
   /// answered by the store with the original outcome, without deciding it again.
   std::array<command_id, recent_command_ids_max> recent{};
   std::size_t recent_next = 0;
+  /// Commands the store handed back, decided again as soon as the reload completes (in
+  /// the reload's own continuation, so no other message comes between). Empty whenever
+  /// the actor takes a message.
+  handed_back_commands handed_back;
+  /// Passivating: once nothing is handed back any more, the actor stops.
+  bool stopping = false;
 };
 
 template <class Aggregate>
@@ -44,6 +54,29 @@ using aggregate_actor_type = caf::stateful_actor<aggregate_state<Aggregate>>;
 
 template <class Aggregate>
 void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot);
+
+template <class Aggregate>
+void decide_handed_back(aggregate_actor_type<Aggregate>* self);
+
+/// `promise` as if made by `owner`: CAF sends a promise's answer from its owner and
+/// schedules the receiver on the owner's execution unit, so the actor that delivers or
+/// delegates it must own it.
+inline caf::response_promise owned_by(const caf::response_promise& promise,
+                                      caf::strong_actor_ptr owner) {
+  return caf::response_promise{std::move(owner), promise.source(), promise.stages(),
+                               promise.id()};
+}
+
+/// Stops the aggregate after a failure; commands handed back to it get the failure, as
+/// no one else would answer them.
+template <class Aggregate>
+void stop_after_failure(aggregate_actor_type<Aggregate>* self, caf::error failure) {
+  auto& st = self->state;
+  for (auto& command : st.handed_back)
+    owned_by(command.promise, caf::actor_cast<caf::strong_actor_ptr>(self)).deliver(failure);
+  st.handed_back.clear();
+  self->quit(std::move(failure));
+}
 
 /// Applies loaded events; asks for the rest while the stream is incomplete.
 template <class Aggregate>
@@ -55,17 +88,20 @@ void apply_loaded(aggregate_actor_type<Aggregate>* self, std::vector<recorded_ev
                      "stream versions must be contiguous");
     auto decoded = Aggregate::decode_event(event.type, event.schema_version, event.payload);
     if (!decoded) {
-      self->quit(make_caf_error(status{error_code::journal_corrupt,
-                                       "cannot decode event at position "
-                                         + std::to_string(event.position) + ": "
-                                         + decoded.error().to_string()}));
+      stop_after_failure<Aggregate>(self, make_caf_error(status{error_code::journal_corrupt,
+                                                                "cannot decode event at position "
+                                                                  + std::to_string(event.position)
+                                                                  + ": "
+                                                                  + decoded.error().to_string()}));
       return;
     }
     st.state = Aggregate::evolve(std::move(st.state), *decoded);
     st.version = event.stream_version;
   }
-  if (complete)
+  if (complete) {
+    decide_handed_back<Aggregate>(self);
     return;
+  }
   self->request(st.store, caf::infinite, read_stream_atom::value, st.stream_id, st.version + 1,
                 std::uint64_t{read_events_max})
     .await(
@@ -73,11 +109,13 @@ void apply_loaded(aggregate_actor_type<Aggregate>* self, std::vector<recorded_ev
         bool done = more.size() < read_events_max;
         apply_loaded<Aggregate>(self, more, done);
       },
-      [self](caf::error& failure) { self->quit(std::move(failure)); });
+      [self](caf::error& failure) { stop_after_failure<Aggregate>(self, std::move(failure)); });
 }
 
-/// Loads the latest snapshot plus the events after it. Other messages wait (await)
-/// until the state is complete, so no command is decided on a partial state.
+/// Loads the latest snapshot plus the events after it, and takes the commands the store
+/// handed back. Other messages wait (await) until the state is complete and those
+/// commands are decided again, so no command is decided on a partial state or before
+/// a command that came first.
 template <class Aggregate>
 void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot) {
   auto& st = self->state;
@@ -86,10 +124,13 @@ void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot) {
   st.snapshot_version = 0;
   st.recent.fill(command_id{});
   st.recent_next = 0;
-  self->request(st.store, caf::infinite, load_atom::value, st.stream_id, use_snapshot)
+  self->request(st.store, caf::infinite, rehydrate_atom::value, st.stream_id, use_snapshot)
     .await(
-      [self](loaded_stream& loaded) {
+      [self](loaded_stream& loaded, handed_back_commands& handed_back) {
         auto& st = self->state;
+        // After the ones taken earlier (a rehydration without the snapshot follows one
+        // with it), in order.
+        std::move(handed_back.begin(), handed_back.end(), std::back_inserter(st.handed_back));
         if (loaded.has_snapshot) {
           std::optional<typename Aggregate::state_type> restored;
           if (loaded.latest_snapshot.format_version == Aggregate::state_format_version)
@@ -105,7 +146,29 @@ void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot) {
         }
         apply_loaded<Aggregate>(self, loaded.events, loaded.complete);
       },
-      [self](caf::error& failure) { self->quit(std::move(failure)); });
+      [self](caf::error& failure) { stop_after_failure<Aggregate>(self, std::move(failure)); });
+}
+
+/// Stops once the store has no command handed back to this aggregate: one it handed
+/// back after the aggregate's last reload would otherwise never be answered. If there
+/// is one, the aggregate reloads, decides it again, and asks once more.
+template <class Aggregate>
+void stop_when_nothing_is_handed_back(aggregate_actor_type<Aggregate>* self) {
+  auto& st = self->state;
+  TALLY_ASSERT(st.stopping);
+  self->request(st.store, caf::infinite, handed_back_atom::value, st.stream_id)
+    .await(
+      [self](handed_back_commands& handed_back) {
+        if (handed_back.empty()) {
+          self->quit();
+          return;
+        }
+        auto& st = self->state;
+        TALLY_ASSERT(st.handed_back.empty());
+        st.handed_back = std::move(handed_back);
+        rehydrate<Aggregate>(self, true);
+      },
+      [self](caf::error& failure) { stop_after_failure<Aggregate>(self, std::move(failure)); });
 }
 
 template <class Aggregate>
@@ -117,6 +180,144 @@ void remember(aggregate_state<Aggregate>& st, const command_id& id) {
 template <class Aggregate>
 bool is_recent(const aggregate_state<Aggregate>& st, const command_id& id) {
   return std::find(st.recent.begin(), st.recent.end(), id) != st.recent.end();
+}
+
+/// Hands `request` to the store, which answers `promise` after the commit (or hands the
+/// command back).
+template <class Aggregate>
+void send_append(aggregate_actor_type<Aggregate>* self, append_request&& request,
+                 const caf::response_promise& promise) {
+  auto& st = self->state;
+  if (st.queue) {
+    if (st.queue->push(queued_command{std::move(request), owned_by(promise, st.store_control),
+                                      self->address()}))
+      self->send(st.store, appended_atom::value);
+    return;
+  }
+  owned_by(promise, caf::actor_cast<caf::strong_actor_ptr>(self))
+    .delegate(st.store, append_atom::value, std::move(request), caf::actor_cast<caf::actor>(self));
+}
+
+/// Asks the store for the outcome of a command this aggregate did not append. It travels
+/// the append queue, so the store sees it in order with the appends decided before it.
+template <class Aggregate>
+void send_lookup(aggregate_actor_type<Aggregate>* self, outcome_request&& lookup,
+                 const caf::response_promise& promise) {
+  auto& st = self->state;
+  if (st.queue) {
+    if (st.queue->push(queued_command{std::move(lookup), owned_by(promise, st.store_control),
+                                      self->address()}))
+      self->send(st.store, appended_atom::value);
+    return;
+  }
+  owned_by(promise, caf::actor_cast<caf::strong_actor_ptr>(self))
+    .delegate(st.store, outcome_atom::value, std::move(lookup), caf::actor_cast<caf::actor>(self));
+}
+
+/// Decides one command (a message holding its command_envelope) and hands it to the
+/// store, or answers `promise` at once. `decisions` counts how often the command was
+/// decided, this time included. The store gets the command along, so it can hand it
+/// back if this decision rests on a state the stream does not have.
+template <class Aggregate>
+void handle_command(aggregate_actor_type<Aggregate>* self, caf::message command,
+                    const caf::response_promise& promise, std::uint32_t decisions) {
+  using command_type = typename Aggregate::command_type;
+  auto& st = self->state;
+  TALLY_ASSERT(command.match_elements<command_envelope<command_type>>());
+  TALLY_ASSERT(decisions >= 1 && decisions <= command_decisions_max);
+  const auto& envelope = command.get_as<command_envelope<command_type>>(0);
+  TALLY_ASSERT(Aggregate::stream_of(envelope.command) == st.stream_id);
+  const auto id = envelope.id;
+  const auto command_hash = Aggregate::command_hash(envelope.command);
+  auto look_up = [&](bool decided, command_reply refusal) {
+    send_lookup(self,
+                outcome_request{st.stream_id, id, command_hash, st.version, decided, refusal,
+                                std::move(command), decisions},
+                promise);
+  };
+  // At most once per command id: the store answers retries with the original outcome
+  // (after the original commits, if it is still in flight). If the store refused the
+  // original's append, there is no outcome and no decision of ours: it hands the retry
+  // back, behind the original. Older ids are caught by the store's own check, which then
+  // makes us reload our state.
+  if (is_recent(st, id)) {
+    // The refusal is only the answer of a sender that cannot decide again (none here).
+    look_up(false, command_reply{error_code::wrong_expected_version, st.version, 0, false});
+    return;
+  }
+  if (envelope.expected_version != any_version && envelope.expected_version != st.version) {
+    command_reply conflict{error_code::wrong_expected_version, st.version, 0, false};
+    if (st.version == 0) {
+      // The stream is empty and no append of ours is in flight: the caller's version is
+      // not the stream's.
+      owned_by(promise, caf::actor_cast<caf::strong_actor_ptr>(self)).deliver(conflict);
+      return;
+    }
+    // A retry of an applied command names the version from before it, which is stale
+    // now: the store answers the original outcome when it knows the id (bank_simulation
+    // seed 48 found a retry after a restart answered this). And our version may be
+    // ahead of the stream's (an append of ours is being refused): then the store hands
+    // the command back and we check the version again on the reloaded state.
+    look_up(true, conflict);
+    return;
+  }
+  auto decision = Aggregate::decide(st.state, envelope.command);
+  if (!decision) {
+    command_reply rejection{decision.error().code(), st.version, 0, false};
+    if (st.version == 0) {
+      // Nothing was ever appended to this stream, so no earlier command for it can have
+      // been applied, and no append of ours is in flight: the rejection stands.
+      owned_by(promise, caf::actor_cast<caf::strong_actor_ptr>(self)).deliver(rejection);
+      return;
+    }
+    // A retry of a command that was applied long ago (e.g. an open or a transfer step)
+    // would now be refused by the rules; the store still knows its id and answers the
+    // original outcome. A rejection decided on a state that ran ahead of the stream is
+    // handed back. Only otherwise is it a rejection.
+    look_up(true, rejection);
+    return;
+  }
+  TALLY_ASSERT(!decision->empty());
+  append_request request;
+  request.stream_id = st.stream_id;
+  request.expected_version = st.version;
+  request.command = id;
+  request.correlation = envelope.correlation;
+  request.command_hash = command_hash;
+  request.events.reserve(decision->size());
+  for (const auto& event : *decision) {
+    request.events.push_back(pending_event{std::string{Aggregate::event_type_name(event)},
+                                           Aggregate::event_schema_version(event),
+                                           Aggregate::encode_event(event)});
+    st.state = Aggregate::evolve(std::move(st.state), event);
+  }
+  request.decidable_command = std::move(command);  // `envelope` is not used past here
+  request.decisions = decisions;
+  st.version += decision->size();
+  remember(st, id);
+  // The store replies to the caller once the events are durable.
+  send_append(self, std::move(request), promise);
+  const auto interval = st.options.snapshot_interval_events;
+  if (interval > 0 && st.version - st.snapshot_version >= interval) {
+    st.snapshot_version = st.version;
+    self->send(st.store, snapshot_atom::value,
+               snapshot{st.stream_id, st.version, Aggregate::state_format_version,
+                        Aggregate::encode_state(st.state)});
+  }
+}
+
+/// Decides the commands the store handed back, in the order they first came, now that
+/// the state is the stream's; then, when passivating, checks that nothing more is.
+template <class Aggregate>
+void decide_handed_back(aggregate_actor_type<Aggregate>* self) {
+  auto& st = self->state;
+  auto handed_back = std::move(st.handed_back);
+  st.handed_back.clear();
+  for (auto& command : handed_back)
+    handle_command<Aggregate>(self, std::move(command.envelope), command.promise,
+                              command.decisions + 1);
+  if (st.stopping)
+    stop_when_nothing_is_handed_back<Aggregate>(self);
 }
 
 /// The behavior of one aggregate instance (stream `stream_id`).
@@ -134,80 +335,13 @@ caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string
   rehydrate<Aggregate>(self, true);
   return {
     [self](command_envelope<command_type>& envelope) {
-      auto& st = self->state;
-      TALLY_ASSERT(Aggregate::stream_of(envelope.command) == st.stream_id);
-      const auto command_hash = Aggregate::command_hash(envelope.command);
-      // At most once per command id: the store answers retries with the original
-      // outcome (after the original commits, if it is still in flight). Older ids
-      // are caught by the store's own check, which then makes us reload our state.
-      if (is_recent(st, envelope.id)) {
-        self->delegate(st.store, outcome_atom::value, envelope.id, command_hash, st.stream_id);
-        return;
-      }
-      if (envelope.expected_version != any_version && envelope.expected_version != st.version) {
-        command_reply conflict{error_code::wrong_expected_version, st.version, 0, false};
-        if (st.version == 0) {
-          self->make_response_promise().deliver(conflict);
-          return;
-        }
-        // A retry of an applied command names the version from before it, which is
-        // stale now: the store answers the original outcome when it knows the id
-        // (bank_simulation seed 48 found a retry after a restart answered this).
-        self->delegate(st.store, outcome_atom::value, envelope.id, command_hash, st.stream_id,
-                       conflict);
-        return;
-      }
-      auto decision = Aggregate::decide(st.state, envelope.command);
-      if (!decision) {
-        command_reply rejection{decision.error().code(), st.version, 0, false};
-        if (st.version == 0) {
-          // Nothing was ever appended to this stream, so no earlier command for it
-          // can have been applied: the rejection stands.
-          self->make_response_promise().deliver(rejection);
-          return;
-        }
-        // A retry of a command that was applied long ago (e.g. an open or a transfer
-        // step) would now be refused by the rules; the store still knows its id and
-        // answers the original outcome. Only otherwise is it a rejection.
-        self->delegate(st.store, outcome_atom::value, envelope.id, command_hash, st.stream_id,
-                       rejection);
-        return;
-      }
-      TALLY_ASSERT(!decision->empty());
-      append_request request;
-      request.stream_id = st.stream_id;
-      request.expected_version = st.version;
-      request.command = envelope.id;
-      request.correlation = envelope.correlation;
-      request.command_hash = command_hash;
-      request.events.reserve(decision->size());
-      for (const auto& event : *decision) {
-        request.events.push_back(pending_event{std::string{Aggregate::event_type_name(event)},
-                                               Aggregate::event_schema_version(event),
-                                               Aggregate::encode_event(event)});
-        st.state = Aggregate::evolve(std::move(st.state), event);
-      }
-      st.version += decision->size();
-      remember(st, envelope.id);
-      // The store replies to the caller once the events are durable.
-      if (st.queue) {
-        caf::response_promise promise{st.store_control, *self->current_mailbox_element()};
-        if (st.queue->push(queued_append{std::move(request), std::move(promise), self->address()}))
-          self->send(st.store, appended_atom::value);
-      } else {
-        self->delegate(st.store, append_atom::value, std::move(request),
-                       caf::actor_cast<caf::actor>(self));
-      }
-      const auto interval = st.options.snapshot_interval_events;
-      if (interval > 0 && st.version - st.snapshot_version >= interval) {
-        st.snapshot_version = st.version;
-        self->send(st.store, snapshot_atom::value,
-                   snapshot{st.stream_id, st.version, Aggregate::state_format_version,
-                            Aggregate::encode_state(st.state)});
-      }
+      TALLY_ASSERT(self->state.handed_back.empty());
+      auto promise = self->make_response_promise();
+      handle_command<Aggregate>(self, caf::make_message(std::move(envelope)), promise, 1);
     },
     [self](rollback_atom, const std::string&) {
-      // The store refused one of our appends: our state ran ahead of the journal.
+      // The store refused one of our appends: our state ran ahead of the journal. The
+      // commands decided on it since are handed back with the reload.
       rehydrate<Aggregate>(self, true);
     },
     [self](query_atom) -> snapshot {
@@ -217,8 +351,10 @@ caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string
                       Aggregate::encode_state(st.state)};
     },
     [self](passivate_atom) {
-      // Every command routed before this one is decided and handed to the store.
-      self->quit();
+      // Every command routed before this one is decided and handed to the store; stop
+      // once none of them is handed back.
+      self->state.stopping = true;
+      stop_when_nothing_is_handed_back<Aggregate>(self);
     },
   };
 }

@@ -186,6 +186,88 @@ TEST_F(bank_fixture, a_retry_with_the_expected_version_it_was_applied_at_gets_th
   EXPECT_EQ(replayed_balance("a"), 40);
 }
 
+TEST_F(bank_fixture, a_command_without_expected_version_right_behind_a_forgotten_retry_is_decided_again) {
+  // After a passivation (or a restart) the account no longer remembers the ids it
+  // applied. A retry of one is decided afresh and appended, and the store, which has the
+  // id, answers its original outcome and appends nothing; the account's state ran ahead
+  // by the retry's events. A command the account decided right behind the retry, on that
+  // state, must be decided again on the reloaded state: its caller named no expected
+  // version, so a conflict of the account's own pipeline is no answer for it
+  // (docs/architecture.md, "Aggregate actor").
+  for (bool queue : {true, false}) {
+    use_queue = queue;
+    SCOPED_TRACE(use_queue ? "appends through the queue" : "appends as messages");
+    journal = std::make_shared<failing_journal>();
+    router_options options;
+    options.idle_max = std::chrono::seconds{1};
+    options.sweep_interval = std::chrono::milliseconds{100};
+    start(options);
+    execute(open_account{"a"});
+    auto deposit = envelope(deposit_money{"a", 100});
+    auto applied = world.ask<command_reply>(router, deposit);
+    ASSERT_TRUE(applied.accepted());
+    auto withdrawal = envelope(withdraw_money{"a", 30});
+    ASSERT_TRUE(world.ask<command_reply>(router, withdrawal).accepted());
+    world.advance(std::chrono::seconds{2});
+    ASSERT_EQ(counters().resident, 0u) << "the account must have forgotten the ids";
+
+    // The retry, then at once commands that name no version: one the state that ran
+    // ahead refuses (the retried withdrawal took its balance to 40; it is 70), one it
+    // accepts at a version the stream does not have, a second forgotten retry, and one
+    // whose true answer is a refusal.
+    auto retry = world.request<command_reply>(router, withdrawal);
+    auto withdraw_60 = send(withdraw_money{"a", 60});
+    auto next_deposit = send(deposit_money{"a", 5});
+    auto retry_of_deposit = world.request<command_reply>(router, deposit);
+    auto withdraw_too_much = send(withdraw_money{"a", 100});
+    world.run();
+    for (const auto* slot : {&retry, &withdraw_60, &next_deposit, &retry_of_deposit, &withdraw_too_much})
+      ASSERT_TRUE((*slot)->has_value() && ***slot) << "every command must be answered";
+    EXPECT_TRUE((**retry)->accepted()) << to_string((**retry)->outcome);
+    EXPECT_TRUE((**retry)->duplicate);
+    EXPECT_EQ((**withdraw_60)->outcome, error_code::none)
+      << "answered " << to_string((**withdraw_60)->outcome) << " on a balance that ran ahead";
+    EXPECT_EQ((**withdraw_60)->stream_version, 4u);
+    EXPECT_EQ((**next_deposit)->outcome, error_code::none)
+      << "answered " << to_string((**next_deposit)->outcome) << " although it named no version";
+    EXPECT_FALSE((**next_deposit)->duplicate);
+    EXPECT_EQ((**next_deposit)->stream_version, 5u);
+    EXPECT_TRUE((**retry_of_deposit)->duplicate);
+    EXPECT_EQ((**retry_of_deposit)->position, applied.position);
+    EXPECT_EQ((**withdraw_too_much)->outcome, error_code::insufficient_funds)
+      << "decided again on the reloaded state, the rules refuse it";
+    EXPECT_EQ(replayed_balance("a"), 100 - 30 + 5 - 60);
+    EXPECT_EQ(journal->stream_version("a"), 5u);
+    world.run();  // the actors of this round stop with the world at the end
+  }
+}
+
+TEST_F(bank_fixture, a_command_with_the_right_expected_version_right_behind_a_forgotten_retry_is_accepted) {
+  // The same race for a caller that names the version it read: the account checked it
+  // against the state that ran ahead; decided again on the reloaded state it matches.
+  router_options options;
+  options.idle_max = std::chrono::seconds{1};
+  options.sweep_interval = std::chrono::milliseconds{100};
+  start(options);
+  execute(open_account{"a"});
+  auto deposit = envelope(deposit_money{"a", 100});
+  ASSERT_TRUE(world.ask<command_reply>(router, deposit).accepted());
+  world.advance(std::chrono::seconds{2});
+  ASSERT_EQ(counters().resident, 0u);
+  auto retry = world.request<command_reply>(router, deposit);
+  auto named_current = send(deposit_money{"a", 1}, 2);
+  auto named_stale = send(deposit_money{"a", 1}, 1);
+  world.run();
+  ASSERT_TRUE(retry->has_value() && **retry && named_current->has_value() && **named_current
+              && named_stale->has_value() && **named_stale);
+  EXPECT_TRUE((**retry)->duplicate);
+  EXPECT_TRUE((**named_current)->accepted()) << to_string((**named_current)->outcome);
+  EXPECT_EQ((**named_current)->stream_version, 3u);
+  EXPECT_EQ((**named_stale)->outcome, error_code::wrong_expected_version)
+    << "a version the caller named and the stream does not have is still refused";
+  EXPECT_EQ(replayed_balance("a"), 101);
+}
+
 TEST_F(bank_fixture, passivates_idle_accounts_and_rehydrates_them_on_the_next_command) {
   router_options options;
   options.idle_max = std::chrono::seconds{1};

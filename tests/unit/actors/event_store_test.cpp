@@ -209,6 +209,127 @@ TEST_F(event_store_fixture, drops_a_snapshot_of_an_append_it_refused) {
   EXPECT_EQ(saved->state, "the accepted state");
 }
 
+namespace {
+
+// An append as an aggregate sends it: with the command, so the store can hand it back.
+append_request make_decidable_append(const std::string& stream, std::uint64_t expected,
+                                     command_id id, std::uint32_t decisions = 1) {
+  auto request = make_append(stream, expected, id);
+  request.decidable_command = caf::make_message("command " + std::to_string(id.low));
+  request.decisions = decisions;
+  return request;
+}
+
+using rehydration = std::pair<loaded_stream, handed_back_commands>;
+
+// What an aggregate's reload gets: the stream and the commands handed back to it.
+std::shared_ptr<std::optional<rehydration>> rehydrate(deterministic_system& world,
+                                                      const caf::actor& store,
+                                                      const std::string& stream) {
+  auto slot = std::make_shared<std::optional<rehydration>>();
+  world.system().spawn([=](caf::event_based_actor* self) {
+    self->request(store, caf::infinite, rehydrate_atom::value, stream, true)
+      .then([=](loaded_stream& loaded, handed_back_commands& handed_back) {
+        *slot = rehydration{std::move(loaded), std::move(handed_back)};
+      });
+  });
+  world.run();
+  return slot;
+}
+
+// Answers a handed-back command from an actor of its own, as the aggregate does (a
+// promise is answered by the actor that owns it).
+void answer(deterministic_system& world, const caf::response_promise& promise,
+            command_reply reply) {
+  world.system().spawn([=](caf::event_based_actor* self) {
+    caf::response_promise{caf::actor_cast<caf::strong_actor_ptr>(self), promise.source(),
+                          promise.stages(), promise.id()}
+      .deliver(reply);
+  });
+  world.run();
+}
+
+}  // namespace
+
+TEST_F(event_store_fixture, hands_back_a_decidable_command_decided_on_a_state_the_stream_does_not_have) {
+  // An aggregate decided #2 right behind #1 (expected 1), but #1 is refused (its id is
+  // known: the original outcome, nothing appended). #2's decision rested on #1's events:
+  // it goes back to the aggregate with its caller's promise, unanswered, and so does #3,
+  // although its version matches the stream's now, since it came after #2.
+  ASSERT_TRUE(world.ask<command_reply>(store, append_atom::value, make_append("a", 0, id_of(1)),
+                                       origin)
+                .accepted());
+  auto retry = append(make_decidable_append("a", 1, id_of(1)));
+  auto behind_it = append(make_decidable_append("a", 2, id_of(2)));
+  auto next = append(make_decidable_append("a", 1, id_of(3)));
+  world.run();
+  ASSERT_TRUE(retry->has_value() && **retry);
+  EXPECT_TRUE((**retry)->duplicate);
+  EXPECT_FALSE(behind_it->has_value()) << "a conflict of the aggregate's pipeline is no answer";
+  EXPECT_FALSE(next->has_value()) << "it must not overtake the command handed back before it";
+  EXPECT_EQ(seen->rollbacks, std::vector<std::string>{"a"}) << "one reload for the refusals";
+  EXPECT_EQ(journal->stream_version("a"), 1u);
+
+  auto reload = rehydrate(world, store, "a");
+  ASSERT_TRUE(reload->has_value());
+  EXPECT_EQ((*reload)->first.events.size(), 1u);
+  auto& handed_back = (*reload)->second;
+  ASSERT_EQ(handed_back.size(), 2u);
+  EXPECT_EQ(handed_back[0].envelope.get_as<std::string>(0), "command 2");
+  EXPECT_EQ(handed_back[1].envelope.get_as<std::string>(0), "command 3");
+  EXPECT_EQ(handed_back[0].decisions, 1u);
+  // The aggregate answers through the promise it got back.
+  answer(world, handed_back[0].promise, command_reply{error_code::insufficient_funds, 1, 0, false});
+  ASSERT_TRUE(behind_it->has_value() && **behind_it);
+  EXPECT_EQ((**behind_it)->outcome, error_code::insufficient_funds);
+  // After the reload, appends are checked as usual again.
+  auto accepted = append(make_decidable_append("a", 1, id_of(4)));
+  world.run();
+  ASSERT_TRUE(accepted->has_value() && **accepted);
+  EXPECT_TRUE((**accepted)->accepted());
+  EXPECT_EQ(seen->rollbacks.size(), 1u);
+  answer(world, handed_back[1].promise, command_reply{});
+}
+
+TEST_F(event_store_fixture, answers_limit_exceeded_to_a_command_decided_too_often) {
+  ASSERT_TRUE(world.ask<command_reply>(store, append_atom::value, make_append("a", 0, id_of(1)),
+                                       origin)
+                .accepted());
+  auto worn_out = append(make_decidable_append("a", 5, id_of(2), command_decisions_max));
+  world.run();
+  ASSERT_TRUE(worn_out->has_value());
+  ASSERT_FALSE(**worn_out);
+  auto failure = to_status((**worn_out).error());
+  EXPECT_EQ(failure.code(), error_code::limit_exceeded);
+  EXPECT_FALSE(is_rejection(failure.code())) << "the caller must retry, not give up";
+  EXPECT_EQ(seen->rollbacks.size(), 1u);
+  auto reload = rehydrate(world, store, "a");
+  ASSERT_TRUE(reload->has_value());
+  EXPECT_TRUE((*reload)->second.empty());
+}
+
+TEST(event_store, a_failure_answers_the_commands_handed_back) {
+  deterministic_system world;
+  auto journal = std::make_shared<failing_journal>(2);
+  event_store_options options;
+  options.io_mode = journal_io_mode::inline_calls;
+  auto store = world.keep(spawn_event_store(world.system(), journal, options));
+  auto first = world.request<command_reply>(store, append_atom::value, make_append("a", 0, id_of(1)),
+                                            caf::actor{});
+  world.run();
+  ASSERT_TRUE((**first)->accepted());
+  auto waiting = world.request<command_reply>(store, append_atom::value,
+                                              make_decidable_append("a", 7, id_of(2)), caf::actor{});
+  world.run();
+  EXPECT_FALSE(waiting->has_value());
+  auto failed = world.request<command_reply>(store, append_atom::value, make_append("b", 0, id_of(3)),
+                                             caf::actor{});
+  world.run();
+  ASSERT_TRUE(failed->has_value() && waiting->has_value());
+  ASSERT_FALSE(**waiting);
+  EXPECT_EQ(to_status((**waiting).error()).code(), error_code::store_unavailable);
+}
+
 TEST(event_store, fails_stop_when_the_journal_fails) {
   deterministic_system world;
   auto journal = std::make_shared<failing_journal>(2);
