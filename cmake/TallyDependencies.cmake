@@ -3,9 +3,26 @@ find_package(Threads REQUIRED)
 
 # Debian's libcaf-dev ships no CMake config, FindCAF or .pc file: locate it by hand
 # and expose the target names CAF >= 0.18 exports, so later upgrades keep working.
-find_path(CAF_INCLUDE_DIR NAMES caf/all.hpp caf/detail/build_config.hpp)
-find_library(CAF_CORE_LIBRARY NAMES caf_core)
-find_library(CAF_IO_LIBRARY NAMES caf_io)
+#
+# TALLY_CAF_ROOT (set by the tsan preset) names a prefix with a CAF built from the same
+# Debian source but instrumented for ThreadSanitizer (scripts/build-caf-tsan.sh). It is
+# used alone, never with the system CAF as a fallback: a TSan build against the
+# uninstrumented library reports CAF's own synchronisation as races.
+set(TALLY_CAF_ROOT "" CACHE PATH "Prefix of a CAF to use instead of the system one")
+if(TALLY_CAF_ROOT)
+  set(CAF_INCLUDE_DIR "${TALLY_CAF_ROOT}/include")
+  set(CAF_CORE_LIBRARY "${TALLY_CAF_ROOT}/lib/libcaf_core.so")
+  set(CAF_IO_LIBRARY "${TALLY_CAF_ROOT}/lib/libcaf_io.so")
+  if(NOT EXISTS "${CAF_INCLUDE_DIR}/caf/all.hpp" OR NOT EXISTS "${CAF_CORE_LIBRARY}"
+     OR NOT EXISTS "${CAF_IO_LIBRARY}")
+    message(FATAL_ERROR "No CAF in TALLY_CAF_ROOT=${TALLY_CAF_ROOT}: "
+                        "run scripts/build-caf-tsan.sh first")
+  endif()
+else()
+  find_path(CAF_INCLUDE_DIR NAMES caf/all.hpp caf/detail/build_config.hpp)
+  find_library(CAF_CORE_LIBRARY NAMES caf_core)
+  find_library(CAF_IO_LIBRARY NAMES caf_io)
+endif()
 if(NOT CAF_INCLUDE_DIR OR NOT CAF_CORE_LIBRARY OR NOT CAF_IO_LIBRARY)
   message(FATAL_ERROR "CAF not found: run scripts/setup.sh (apt-get install libcaf-dev)")
 endif()

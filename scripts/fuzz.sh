@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz with clang in build/fuzz and runs each one
-# for SECONDS_PER_TARGET seconds (default 60) under ASan + UBSan + LeakSanitizer, on a
+# Builds the libFuzzer targets of tests/fuzz with clang and runs each one for
+# SECONDS_PER_TARGET seconds (default 60) under ASan + UBSan + LeakSanitizer, on a
 # temporary copy of its seed corpus (so the repository's corpus never grows) plus its
-# saved crash inputs. Exits non-zero when any target crashed, leaked or timed out,
+# saved crash inputs. Up to one target per core runs at a time (each target is one
+# process on one core). Exits non-zero when any target crashed, leaked or timed out,
 # naming the target, the input that failed and the command that reproduces it.
 #
 #   bash scripts/fuzz.sh [SECONDS_PER_TARGET]
+#       configures build/fuzz (clang, -DTALLY_FUZZ=ON, no tests) and builds the targets
+#   bash scripts/fuzz.sh --build-dir build/asan [SECONDS_PER_TARGET]
+#       uses a build that is already configured with -DTALLY_FUZZ=ON (scripts/test.sh's
+#       asan stage: its whole test suite and the fuzzers come from one clang build)
 #
 # Needs clang-14, libclang-rt-14-dev and llvm-14 (scripts/setup.sh installs them).
 # tests/fuzz/README.md explains the targets and what to do with a failure.
@@ -13,27 +18,42 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+usage="usage: scripts/fuzz.sh [--build-dir DIR] [SECONDS_PER_TARGET] (a positive integer, default 60)"
+build=build/fuzz
+configure=yes
+if [[ ${1:-} == --build-dir ]]; then
+  if [[ -z ${2:-} ]]; then
+    echo "$usage" >&2
+    exit 2
+  fi
+  build=$2
+  configure=no
+  shift 2
+fi
 seconds=${1:-60}
-if [[ ! $seconds =~ ^[1-9][0-9]*$ ]]; then
-  echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET] (a positive integer, default 60)" >&2
+if [[ ! $seconds =~ ^[1-9][0-9]*$ ]] || (($# > 1)); then
+  echo "$usage" >&2
   exit 2
 fi
 
 targets=(json_command record_codec segment_scanner http_request)
-build=build/fuzz
 jobs=${TALLY_BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 compiler=${TALLY_FUZZ_CXX:-clang++-14}
 per_input_timeout_s=5
 
-if ! command -v "$compiler" >/dev/null; then
-  echo "fuzz.sh: $compiler not found; run scripts/setup.sh (clang-14, libclang-rt-14-dev)" >&2
-  exit 1
+# -- build: only the fuzz targets ------------------------------------------------------
+if [[ $configure == yes ]]; then
+  if ! command -v "$compiler" >/dev/null; then
+    echo "fuzz.sh: $compiler not found; run scripts/setup.sh (clang-14, libclang-rt-14-dev)" >&2
+    exit 1
+  fi
+  cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_COMPILER="$compiler" -DTALLY_FUZZ=ON -DTALLY_BUILD_TESTS=OFF \
+    -DTALLY_BUILD_BENCH=OFF >/dev/null
+elif ! grep -qx 'TALLY_FUZZ:BOOL=ON' "$build/CMakeCache.txt" 2>/dev/null; then
+  echo "fuzz.sh: $build is not a build configured with -DTALLY_FUZZ=ON" >&2
+  exit 2
 fi
-
-# -- build: only the fuzz targets (no tests, no benchmarks) ---------------------------
-cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_COMPILER="$compiler" -DTALLY_FUZZ=ON -DTALLY_BUILD_TESTS=OFF \
-  -DTALLY_BUILD_BENCH=OFF >/dev/null
 cmake --build "$build" -j "$jobs" --target "${targets[@]/#/fuzz_}"
 
 # -- run ------------------------------------------------------------------------------
@@ -53,40 +73,58 @@ trap 'rm -rf "$work"' EXIT
 
 count_files() { find "$1" -maxdepth 1 -type f | wc -l; }
 
-failed=()
-for target in "${targets[@]}"; do
-  binary="$root/$build/tests/fuzz/fuzz_$target"
-  corpus="$work/corpus/$target"
-  regressions="$root/tests/fuzz/regressions/$target"
+# fuzz_one TARGET: runs one target for $seconds into its log; its exit status goes to
+# $work/status/TARGET. Runs in the background, up to $jobs at a time.
+fuzz_one() {
+  local target=$1
+  local binary="$root/$build/tests/fuzz/fuzz_$target"
+  local corpus="$work/corpus/$target"
+  local regressions="$root/tests/fuzz/regressions/$target"
   # Artifacts outlive the temporary directory, so the reproduce command keeps working.
-  artifacts="$root/$build/artifacts/$target"
-  log="$root/$build/artifacts/$target.log"
-  mkdir -p "$corpus" "$artifacts"
-  cp "$root/tests/fuzz/corpus/$target/"* "$corpus/"
-  seeds=$(count_files "$corpus")
+  local artifacts="$root/$build/artifacts/$target"
+  local log="$root/$build/artifacts/$target.log"
   # libFuzzer adds new inputs to the first directory only; the others are read.
-  inputs=("$corpus")
-  saved=0
-  if [[ -d $regressions ]]; then
-    inputs+=("$regressions")
-    saved=$(count_files "$regressions")
-  fi
-
-  echo "=== fuzz.sh: $target for ${seconds}s (seeds: $seeds, saved crash inputs: $saved)"
-  status=0
+  local inputs=("$corpus")
+  [[ -d $regressions ]] && inputs+=("$regressions")
+  local status=0
   env "${sanitizer_environment[@]}" "$binary" \
     -max_total_time="$seconds" -timeout="$per_input_timeout_s" -detect_leaks=1 \
     -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts/" \
     "${inputs[@]}" >"$log" 2>&1 || status=$?
+  echo "$status" >"$work/status/$target"
+}
 
+mkdir -p "$work/status"
+running=0
+for target in "${targets[@]}"; do
+  corpus="$work/corpus/$target"
+  regressions="$root/tests/fuzz/regressions/$target"
+  mkdir -p "$corpus" "$root/$build/artifacts/$target"
+  cp "$root/tests/fuzz/corpus/$target/"* "$corpus/"
+  saved=0
+  [[ -d $regressions ]] && saved=$(count_files "$regressions")
+  if ((running >= jobs)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+  echo "=== fuzz.sh: $target for ${seconds}s (seeds: $(count_files "$corpus"), saved crash inputs: $saved)"
+  fuzz_one "$target" &
+  running=$((running + 1))
+done
+wait
+
+failed=()
+for target in "${targets[@]}"; do
+  log="$root/$build/artifacts/$target.log"
+  status=$(cat "$work/status/$target" 2>/dev/null || echo "no status")
   # libFuzzer's last status line: "#RUNS DONE cov: C ft: F corp: N/SIZE ... exec/s: E".
   final=$(grep -E '^#[0-9]+' "$log" | tail -n 1 || true)
   runs=$(grep -oE '^stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
   rate=$(grep -oE '^stat::average_exec_per_sec: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo '?')
-  echo "    runs: $runs, exec/s: $rate, corpus: $seeds seeds -> $(count_files "$corpus") inputs"
+  echo "--- fuzz.sh: $target: runs: $runs, exec/s: $rate, corpus now $(count_files "$work/corpus/$target") inputs"
   echo "    last status: ${final:-none}"
 
-  if ((status != 0)); then
+  if [[ $status != 0 ]]; then
     artifact=$(grep -oE 'Test unit written to .*' "$log" | tail -n 1 | sed 's/^Test unit written to //' || true)
     echo "--- fuzz.sh: $target FAILED (exit $status); the end of its log ($log):" >&2
     tail -n 60 "$log" >&2

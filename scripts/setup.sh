@@ -15,6 +15,13 @@ packages=(
   nlohmann-json3-dev # JSON bodies, reports and config
   curl               # README examples and integration smoke checks
   libcli11-dev       # CLI11 (header-only): flag parsing of tallyd and the tally CLI
+  # Sanitizer builds (scripts/test.sh stages asan and tsan). g++ 12 already pulls these
+  # in; named so that the dependency is explicit.
+  libasan8           # AddressSanitizer + LeakSanitizer runtime (asan preset)
+  libubsan1          # UndefinedBehaviorSanitizer runtime (asan preset)
+  libtsan2           # ThreadSanitizer runtime (tsan preset)
+  # scripts/build-caf-tsan.sh downloads Debian's CAF source with curl (above) and
+  # builds it with cmake, ninja-build and g++ (above); nothing else.
   # libFuzzer (scripts/fuzz.sh, tests/fuzz/). clang-14 only recommends its runtimes,
   # and this script installs without recommends, so they are named.
   clang-14           # the fuzz build's compiler: libFuzzer comes with clang only

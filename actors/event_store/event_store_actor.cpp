@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "tally/assert.hpp"
+#include "tally/detail/spawn.hpp"
 #include "tally/protocol.hpp"
 
 namespace tally {
@@ -832,7 +833,7 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
       },
     };
   };
-  return system.spawn(init);
+  return detail::spawn_without_arguments(system, init);
 }
 
 }  // namespace tally

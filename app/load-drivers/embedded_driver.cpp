@@ -8,6 +8,7 @@
 
 #include "caf/all.hpp"
 #include "tally/runtime.hpp"
+#include "tally/detail/spawn.hpp"
 
 namespace tally::load {
 
@@ -386,7 +387,7 @@ closed_loop_result run_caf_raw(caf::actor_system& system,
   auto destination = std::make_shared<target>();
   destination->raw_accounts.reserve(accounts);
   for (std::uint64_t i = 0; i < accounts; ++i)
-    destination->raw_accounts.push_back(system.spawn(raw_account));
+    destination->raw_accounts.push_back(detail::spawn_without_arguments(system, raw_account));
   auto result = run_clients(system, destination, lists, accounts, controls);
   for (auto& account : destination->raw_accounts)
     caf::anon_send_exit(account, caf::exit_reason::user_shutdown);

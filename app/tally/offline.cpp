@@ -105,7 +105,10 @@ int run_inspect(const inspect_options& options, std::ostream& out, std::ostream&
   std::sort(segments.begin(), segments.end());
   std::uint64_t expected = 1;
   std::uint64_t printed = 0;
-  for (const auto& [first, name] : segments) {
+  for (const auto& segment : segments) {
+    // Not a structured binding: the scan callback below captures the name, and C++17
+    // does not let a lambda capture a binding (clang refuses; g++ accepts it).
+    const std::string& name = segment.second;
     auto path = store::join_path(options.directory, name);
     auto size = fs.file_size(path);
     auto opened = fs.open_file(path, file_access::read_only, file_creation::open_existing);

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "tally/detail/spawn.hpp"
 namespace tally::daemon {
 namespace {
 /// Work for the query actor: runs in its context and issues one request.
@@ -40,7 +41,7 @@ void query_async(const caf::actor& runner, caf::actor target, std::function<void
 template <class T, class... Ts>
 void request_async(caf::actor_system& system, caf::actor target, std::chrono::milliseconds timeout,
                    std::function<void(result<T>)> done, Ts... xs) {
-  system.spawn([=](caf::event_based_actor* self) mutable {
+  detail::spawn_without_arguments(system, [=](caf::event_based_actor* self) mutable {
     self->request(target, timeout, std::move(xs)...)
       .then([=](T& value) { done(std::move(value)); },
             [=](caf::error& failure) { done(to_status(failure)); });
@@ -95,7 +96,9 @@ void replay_step(caf::event_based_actor* self, std::shared_ptr<replay_job> job) 
 }  // namespace
 
 bank_gateway::bank_gateway(runtime& bank, std::chrono::milliseconds call_timeout)
-  : bank_(bank), call_timeout_(call_timeout), queries_(bank.system().spawn(query_runner)) {}
+  : bank_(bank),
+    call_timeout_(call_timeout),
+    queries_(detail::spawn_without_arguments(bank.system(), query_runner)) {}
 
 bank_gateway::~bank_gateway() {
   caf::anon_send_exit(queries_, caf::exit_reason::user_shutdown);
@@ -150,7 +153,8 @@ void bank_gateway::replay(std::string account_id, std::uint64_t version, std::in
   job->timeout = call_timeout_;
   job->out.at.state = bank::account_aggregate::initial_state();
   job->done = std::move(done);
-  bank_.system().spawn([job](caf::event_based_actor* self) { replay_step(self, job); });
+  detail::spawn_without_arguments(bank_.system(),
+                                  [job](caf::event_based_actor* self) { replay_step(self, job); });
 }
 
 void bank_gateway::read_all(std::uint64_t from_position, std::uint64_t max_count,
@@ -184,7 +188,7 @@ void bank_gateway::metrics(callback<runtime_metrics> done) {
   auto totals = bank_.totals_projection();
   auto transfers = bank_.transfers_projection();
   auto timeout = call_timeout_;
-  bank_.system().spawn([=](caf::event_based_actor* self) {
+  detail::spawn_without_arguments(bank_.system(), [=](caf::event_based_actor* self) {
     auto arrived = [job] {
       if (--job->replies_pending == 0 && !job->answered) {
         job->answered = true;

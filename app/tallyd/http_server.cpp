@@ -835,6 +835,12 @@ void http_server::stop() {
     server->io.stop();
   });
   impl_->thread.join();
+  // io.stop() leaves the completions of the operations close() aborted in the queue;
+  // each holds its session, which holds this impl, which owns the queue: a cycle that
+  // leaked every connection still open at shutdown (LeakSanitizer). Run them here, on
+  // the only thread left using io; closed sessions start no new operations.
+  impl_->io.restart();
+  impl_->io.poll();
 }
 
 }  // namespace tally::daemon

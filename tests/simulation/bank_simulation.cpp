@@ -1078,7 +1078,9 @@ private:
   void check_accounts(const std::map<std::string, account_replay>& replayed,
                       const std::map<std::string, live_account>& live,
                       const std::optional<totals_view>& totals, std::uint64_t events) {
-    std::map<std::string, money> tally;
+    // 128 bits: the ledger is in command-id order, not the order the bank applied the
+    // commands, so a running sum may leave int64 although no balance ever does.
+    std::map<std::string, int128> tally;
     for (const auto& [id, history] : shared_->ledger) {
       if (!history.accepted)
         continue;
@@ -1092,7 +1094,11 @@ private:
     int128 sum = 0;
     std::uint64_t open = 0;
     std::uint64_t closed = 0;
-    for (const auto& [account, view] : live) {
+    for (const auto& entry : live) {
+      // Named, not bound: the lambda below captures it (C++17 lambdas cannot capture a
+      // structured binding; clang refuses).
+      const std::string& account = entry.first;
+      const live_account& view = entry.second;
       account_replay expected;
       if (auto it = replayed.find(account); it != replayed.end())
         expected = it->second;
@@ -1103,9 +1109,9 @@ private:
         violation(account + ": " + what + " balance " + std::to_string(value) + ", replay "
                   + std::to_string(expected.balance));
       };
-      money client_tally = tally.count(account) != 0 ? tally.at(account) : 0;
+      int128 client_tally = tally.count(account) != 0 ? tally.at(account) : 0;
       if (client_tally != expected.balance)
-        mismatch("client tally", client_tally);
+        mismatch("client tally", static_cast<money>(client_tally));
       if (!view.balance) {
         violation(account + ": the balances projection did not answer");
       } else {

@@ -13,6 +13,7 @@
 
 #include "support/seed.hpp"
 #include "tally/protocol.hpp"
+#include "tally/detail/spawn.hpp"
 
 namespace tally::test_support {
 
@@ -69,7 +70,7 @@ public:
   template <class T, class... Ts>
   std::shared_ptr<std::optional<caf::expected<T>>> request(const caf::actor& target, Ts... xs) {
     auto slot = std::make_shared<std::optional<caf::expected<T>>>();
-    system_->spawn([=](caf::event_based_actor* self) {
+    detail::spawn_without_arguments(*system_, [=](caf::event_based_actor* self) {
       self->request(target, caf::infinite, xs...)
         .then([=](T& value) { *slot = caf::expected<T>{std::move(value)}; },
               [=](caf::error& failure) { *slot = caf::expected<T>{std::move(failure)}; });

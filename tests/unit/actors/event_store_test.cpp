@@ -6,6 +6,7 @@
 #include "support/deterministic_system.hpp"
 #include "support/failing_journal.hpp"
 #include "tally/event_store.hpp"
+#include "tally/detail/spawn.hpp"
 #include "tally/protocol.hpp"
 
 using namespace tally;
@@ -227,7 +228,7 @@ std::shared_ptr<std::optional<rehydration>> rehydrate(deterministic_system& worl
                                                       const caf::actor& store,
                                                       const std::string& stream) {
   auto slot = std::make_shared<std::optional<rehydration>>();
-  world.system().spawn([=](caf::event_based_actor* self) {
+  tally::detail::spawn_without_arguments(world.system(), [=](caf::event_based_actor* self) {
     self->request(store, caf::infinite, rehydrate_atom::value, stream, true)
       .then([=](loaded_stream& loaded, handed_back_commands& handed_back) {
         *slot = rehydration{std::move(loaded), std::move(handed_back)};
@@ -241,7 +242,7 @@ std::shared_ptr<std::optional<rehydration>> rehydrate(deterministic_system& worl
 // promise is answered by the actor that owns it).
 void answer(deterministic_system& world, const caf::response_promise& promise,
             command_reply reply) {
-  world.system().spawn([=](caf::event_based_actor* self) {
+  tally::detail::spawn_without_arguments(world.system(), [=](caf::event_based_actor* self) {
     caf::response_promise{caf::actor_cast<caf::strong_actor_ptr>(self), promise.source(),
                           promise.stages(), promise.id()}
       .deliver(reply);

@@ -11,6 +11,7 @@
 
 #include "caf/all.hpp"
 #include "tally/runtime.hpp"
+#include "tally/detail/spawn.hpp"
 
 namespace tally::load {
 namespace {
@@ -79,7 +80,7 @@ protected:
 
 TEST_F(open_loop_driver_test, keeps_the_schedule_against_a_slow_target_and_measures_the_queueing) {
   // 400 commands at 2000/s: the schedule spans 0.2 s, the target needs 0.8 s.
-  auto target = system_.spawn<caf::detached>(slow_target);
+  auto target = detail::spawn_without_arguments<caf::detached>(system_, slow_target);
   open_loop_config config;
   config.rate_per_s = 2000.0;
   config.in_flight_max_per_client = 1000;  // never reached: nothing is dropped
@@ -110,7 +111,7 @@ TEST_F(open_loop_driver_test, keeps_the_schedule_against_a_slow_target_and_measu
 }
 
 TEST_F(open_loop_driver_test, counts_sends_beyond_the_in_flight_bound_as_dropped) {
-  auto target = system_.spawn<caf::detached>(slow_target);
+  auto target = detail::spawn_without_arguments<caf::detached>(system_, slow_target);
   open_loop_config config;
   config.rate_per_s = 4000.0;
   config.in_flight_max_per_client = 4;
@@ -125,7 +126,7 @@ TEST_F(open_loop_driver_test, counts_sends_beyond_the_in_flight_bound_as_dropped
 }
 
 TEST_F(open_loop_driver_test, reports_late_sends_and_stops_at_the_duration) {
-  auto target = system_.spawn<caf::detached>(slow_target);
+  auto target = detail::spawn_without_arguments<caf::detached>(system_, slow_target);
   open_loop_config config;
   config.rate_per_s = 1000.0;
   config.late_threshold_ns = 0;  // any delay at all counts as late
@@ -142,7 +143,7 @@ TEST_F(open_loop_driver_test, reports_late_sends_and_stops_at_the_duration) {
 }
 
 TEST_F(open_loop_driver_test, sends_transfers_to_the_transfer_manager_and_tallies_completed_ones) {
-  auto target = system_.spawn<caf::detached>(slow_target);
+  auto target = detail::spawn_without_arguments<caf::detached>(system_, slow_target);
   open_loop_config config;
   config.rate_per_s = 4000.0;
   // Client 0 moves 2 from account 1 to 2 (completes) and 3 from 4 to 5 (fails).
