@@ -182,11 +182,13 @@ bool is_recent(const aggregate_state<Aggregate>& st, const command_id& id) {
   return std::find(st.recent.begin(), st.recent.end(), id) != st.recent.end();
 }
 
-/// Hands `request` to the store, which answers `promise` after the commit (or hands the
-/// command back).
-template <class Aggregate>
-void send_append(aggregate_actor_type<Aggregate>* self, append_request&& request,
-                 const caf::response_promise& promise) {
+/// Hands `request` to the store: an append_request (`atom`: append_atom), answered after
+/// the commit or handed back, or an outcome_request (outcome_atom) for a command this
+/// aggregate did not append. Both travel the append queue, so the store sees one
+/// aggregate's commands in the order they were decided.
+template <class Aggregate, class Request, class Atom>
+void send_to_store(aggregate_actor_type<Aggregate>* self, Atom atom, Request request,
+                   const caf::response_promise& promise) {
   auto& st = self->state;
   if (st.queue) {
     if (st.queue->push(queued_command{std::move(request), owned_by(promise, st.store_control),
@@ -195,23 +197,7 @@ void send_append(aggregate_actor_type<Aggregate>* self, append_request&& request
     return;
   }
   owned_by(promise, caf::actor_cast<caf::strong_actor_ptr>(self))
-    .delegate(st.store, append_atom::value, std::move(request), caf::actor_cast<caf::actor>(self));
-}
-
-/// Asks the store for the outcome of a command this aggregate did not append. It travels
-/// the append queue, so the store sees it in order with the appends decided before it.
-template <class Aggregate>
-void send_lookup(aggregate_actor_type<Aggregate>* self, outcome_request&& lookup,
-                 const caf::response_promise& promise) {
-  auto& st = self->state;
-  if (st.queue) {
-    if (st.queue->push(queued_command{std::move(lookup), owned_by(promise, st.store_control),
-                                      self->address()}))
-      self->send(st.store, appended_atom::value);
-    return;
-  }
-  owned_by(promise, caf::actor_cast<caf::strong_actor_ptr>(self))
-    .delegate(st.store, outcome_atom::value, std::move(lookup), caf::actor_cast<caf::actor>(self));
+    .delegate(st.store, atom, std::move(request), caf::actor_cast<caf::actor>(self));
 }
 
 /// Decides one command (a message holding its command_envelope) and hands it to the
@@ -230,10 +216,10 @@ void handle_command(aggregate_actor_type<Aggregate>* self, caf::message command,
   const auto id = envelope.id;
   const auto command_hash = Aggregate::command_hash(envelope.command);
   auto look_up = [&](bool decided, command_reply refusal) {
-    send_lookup(self,
-                outcome_request{st.stream_id, id, command_hash, st.version, decided, refusal,
-                                std::move(command), decisions},
-                promise);
+    send_to_store(self, outcome_atom::value,
+                  outcome_request{st.stream_id, id, command_hash, st.version, decided, refusal,
+                                  std::move(command), decisions},
+                  promise);
   };
   // At most once per command id: the store answers retries with the original outcome
   // (after the original commits, if it is still in flight). If the store refused the
@@ -296,7 +282,7 @@ void handle_command(aggregate_actor_type<Aggregate>* self, caf::message command,
   st.version += decision->size();
   remember(st, id);
   // The store replies to the caller once the events are durable.
-  send_append(self, std::move(request), promise);
+  send_to_store(self, append_atom::value, std::move(request), promise);
   const auto interval = st.options.snapshot_interval_events;
   if (interval > 0 && st.version - st.snapshot_version >= interval) {
     st.snapshot_version = st.version;
