@@ -428,9 +428,10 @@ void run_client(bank_target& target, shared_run& shared, std::uint64_t client,
                                  step.amount};
     ++out.transfers_sent;
     auto answer = session->transfer(request);
-    out.transfer_latency.record_ns(steady_ns() - started);
-    if (controls.completed != nullptr)
-      controls.completed->fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t transfer_latency_ns = steady_ns() - started;
+    out.transfer_latency.record_ns(transfer_latency_ns);
+    if (controls.progress != nullptr)
+      controls.progress->record_reply(transfer_latency_ns);
     if (!answer) {
       count_reason(out.errors_by_reason,
                    "transfer: " + std::string{to_string(answer.error().code())});

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "app/load-drivers/invariant_audit.hpp"
+#include "app/tally-load/progress.hpp"
 #include "app/tally-load/run_stats.hpp"
 #include "app/tally-load/workload.hpp"
 #include "caf/fwd.hpp"
@@ -43,12 +44,17 @@ struct closed_loop_result {
 
 /// Optional controls of a run, for the CLI (progress, --duration). Defaults: none.
 struct run_controls {
-  /// When set, incremented once per reply (relaxed), so a monitor thread can draw
-  /// progress without touching the clients' statistics.
-  std::atomic<std::uint64_t>* completed = nullptr;
+  /// When set, every reply and its latency is counted here too, so a monitor thread
+  /// can draw progress without touching the clients' statistics.
+  progress_counters* progress = nullptr;
   /// Clients send no command once this long has passed since the barrier's release;
   /// the commands left unsent are counted as dropped sends.
   std::uint64_t stop_after_ns = UINT64_MAX;
+  /// Closed-loop embedded and caf-raw clients only: when false they read no clock per
+  /// command and record no latency or per-second series (counts and the run's elapsed
+  /// time only), so `tally-load baseline recording-cost` can measure what recording
+  /// costs. Nothing else turns it off.
+  bool record_latency = true;
 };
 
 /// The median of `values` (the mean of the middle two for an even count); 0 when empty.

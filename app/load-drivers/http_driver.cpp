@@ -239,8 +239,8 @@ void run_client(const http_target& target, const std::vector<workload_command>& 
         : execute(*connection, headers, command, names[command.account],
                   id_prefix + std::to_string(client) + "-" + std::to_string(index));
     const auto completed_ns = steady_ns() - started_ns;
-    out.stats.record_reply(command.op, completed_ns - std::min(completed_ns, measured_from_ns),
-                           completed_ns, result.outcome, result.reason);
+    const auto latency_ns = completed_ns - std::min(completed_ns, measured_from_ns);
+    out.stats.record_reply(command.op, latency_ns, completed_ns, result.outcome, result.reason);
     out.last_reply_ns = completed_ns;
     if (command.op == operation::transfer) {
       if (result.transfer_completed) {
@@ -258,8 +258,8 @@ void run_client(const http_target& target, const std::vector<workload_command>& 
                                                         : -command.amount);
       ++out.accepted_writes;
     }
-    if (controls.completed != nullptr)
-      controls.completed->fetch_add(1, std::memory_order_relaxed);
+    if (controls.progress != nullptr)
+      controls.progress->record_reply(latency_ns);
   };
   if (!rate_per_s) {
     for (std::uint64_t index = 0; index < commands.size(); ++index) {

@@ -53,7 +53,7 @@ struct open_client_state {
   std::uint64_t in_flight = 0;
   std::uint64_t in_flight_max = 0;
   std::uint64_t late_threshold_ns = 0;
-  std::atomic<std::uint64_t>* completed = nullptr;
+  progress_counters* progress = nullptr;
   bool pacing_done = false;
   open_client_result_ptr result;
 };
@@ -76,8 +76,8 @@ void complete(open_client_actor* self, operation op, std::uint64_t intended_ns,
   const auto latency = now > intended_ns ? now - intended_ns : 0;
   st.result->stats.record_reply(op, latency, now, outcome, reason);
   st.result->last_reply_ns = std::max(st.result->last_reply_ns, now);
-  if (st.completed != nullptr)
-    st.completed->fetch_add(1, std::memory_order_relaxed);
+  if (st.progress != nullptr)
+    st.progress->record_reply(latency);
   --st.in_flight;
   finish_if_drained(self);
 }
@@ -180,7 +180,7 @@ caf::behavior open_loop_client(open_client_actor* self, const std::vector<worklo
   st.started_ns = started_ns;
   st.in_flight_max = std::max<std::uint64_t>(1, config->in_flight_max_per_client);
   st.late_threshold_ns = config->late_threshold_ns;
-  st.completed = config->controls.completed;
+  st.progress = config->controls.progress;
   st.result = std::make_shared<open_client_result>();
   return {
     [self](fire_atom, std::uint64_t index, std::uint64_t intended_ns) {

@@ -84,8 +84,8 @@ int run_fsync_raw(const load_options& options) {
   return exit_success;
 }
 
-// The live progress line, drawn by a monitor thread from a counter the clients bump.
-// Without a terminal (or with --no-progress) there is no thread and no counter.
+// The live progress line, drawn by a monitor thread from counters the clients bump.
+// Without a terminal (or with --no-progress) there is no thread and no counters.
 class progress_monitor {
 public:
   progress_monitor(progress_mode mode, std::uint64_t total) : reporter_(mode), total_(total) {}
@@ -93,11 +93,11 @@ public:
   progress_monitor& operator=(const progress_monitor&) = delete;
   ~progress_monitor() { stop(); }
 
-  /// Controls for the driver: the counter when progress is shown, else none.
+  /// Controls for the driver: the counters when progress is shown, else none.
   run_controls controls(std::optional<double> duration_s) {
     run_controls controls;
     if (reporter_.enabled()) {
-      controls.completed = &completed_;
+      controls.progress = &counters_;
     }
     if (duration_s) {
       controls.stop_after_ns = static_cast<std::uint64_t>(*duration_s * 1e9);
@@ -131,7 +131,8 @@ public:
 private:
   progress_snapshot snapshot() const {
     progress_snapshot snapshot;
-    snapshot.completed = completed_.load(std::memory_order_relaxed);
+    snapshot.completed = counters_.completed();
+    snapshot.latency_ns_p99 = counters_.latency_ns_percentile(99.0);
     snapshot.total = total_;
     snapshot.elapsed_ns = static_cast<std::uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
@@ -142,7 +143,7 @@ private:
 
   progress_reporter reporter_;
   std::uint64_t total_;
-  std::atomic<std::uint64_t> completed_{0};
+  progress_counters counters_;
   std::atomic<bool> running_{false};
   std::chrono::steady_clock::time_point started_;
   std::thread thread_;
@@ -213,7 +214,8 @@ parse_result<audited_run> run_embedded_once(caf::actor_system& system, const loa
   audited_run out;
   {
     progress_monitor progress{options.progress, options.workload.commands};
-    const run_controls controls = progress.controls(options.duration_s);
+    run_controls controls = progress.controls(options.duration_s);
+    controls.record_latency = options.record_latency;
     progress.start();
     if (options.rate_per_s) {
       open_loop_config open;
@@ -460,6 +462,83 @@ int run_caf_raw_baseline(const load_options& options) {
   report.invariants_ok = true;
   nlohmann::json extra = {{"audit", {{"performed", false}}}};
   return publish(options, report, raw.stats, std::move(extra)) ? exit_success : exit_failure;
+}
+
+// baseline recording-cost: the closed loop with latency recording off and on,
+// alternating (A B B A ...), against caf-raw (the fastest target, so the largest relative cost) and
+// against the embedded in-memory runtime (audited). The cost is 1 - median(on / off).
+int run_recording_cost(const load_options& given) {
+  load_options options = given;
+  options.progress = progress_mode::off;  // the progress counters would be a cost too
+  caf::actor_system_config system_config;
+  tally::runtime::configure_private(system_config);
+  caf::actor_system system{system_config};
+  const std::vector<std::vector<workload_command>> lists = generate_workload(options.workload);
+  nlohmann::json document = {{"command", "baseline recording-cost"},
+                             {"workload",
+                              {{"accounts", options.workload.accounts},
+                               {"clients", options.workload.clients},
+                               {"commands", options.workload.commands},
+                               {"seed", options.workload.seed},
+                               {"dist", to_string(options.workload.distribution)}}},
+                             {"machine", machine_info_json(collect_machine_info())}};
+  std::vector<std::string> failures;
+  for (const std::string target : {"caf-raw", "embedded"}) {
+    std::vector<double> ratios;
+    nlohmann::json pairs = nlohmann::json::array();
+    for (std::uint32_t pair = 1; pair <= options.pairs; ++pair) {
+      double rates[2] = {0.0, 0.0};  // [0] off, [1] on
+      // Off first in odd pairs, on first in even ones (A B B A ...), so that a drift
+      // of the machine over the run does not favour either side.
+      const bool off_first = pair % 2 == 1;
+      for (const bool record : {!off_first, off_first}) {
+        double rate = 0.0;
+        if (target == "caf-raw") {
+          run_controls controls;
+          controls.record_latency = record;
+          rate = run_caf_raw(system, lists, options.workload.accounts, controls)
+                     .commands_per_second();
+        } else {
+          options.record_latency = record;
+          parse_result<audited_run> run = run_embedded_once(system, options, lists, std::nullopt);
+          if (!run) {
+            std::fprintf(stderr, "tally-load: %s\n", run.error().c_str());
+            return exit_failure;
+          }
+          for (const std::string& failure : run.value().failures) {
+            failures.push_back("embedded pair " + std::to_string(pair) + ": " + failure);
+          }
+          rate = run.value().run.commands_per_second();
+        }
+        rates[record ? 1 : 0] = rate;
+      }
+      const double ratio = rates[0] > 0.0 ? rates[1] / rates[0] : 0.0;
+      ratios.push_back(ratio);
+      pairs.push_back({{"off_cmd_per_s", rates[0]}, {"on_cmd_per_s", rates[1]}, {"ratio", ratio}});
+      std::printf("%s pair %u: recording off %.0f cmd/s, on %.0f cmd/s, ratio %.3f\n",
+                  target.c_str(), pair, rates[0], rates[1], ratio);
+      std::fflush(stdout);
+    }
+    const double ratio_median = median(ratios);
+    std::printf("%s: median ratio on/off %.3f, recording cost %.1f %%\n", target.c_str(),
+                ratio_median, (1.0 - ratio_median) * 100.0);
+    document[target] = {{"ratio_median", ratio_median},
+                        {"cost_percent", (1.0 - ratio_median) * 100.0},
+                        {"pairs", std::move(pairs)}};
+  }
+  document["invariants_ok"] = failures.empty();
+  document["invariant_failures"] = failures;
+  for (const std::string& failure : failures) {
+    std::fprintf(stderr, "tally-load: %s\n", failure.c_str());
+  }
+  if (options.json_path) {
+    if (const std::optional<std::string> error = write_report_file(*options.json_path, document)) {
+      std::fprintf(stderr, "tally-load: %s\n", error->c_str());
+      return exit_failure;
+    }
+    std::printf("report: %s\n", options.json_path->c_str());
+  }
+  return failures.empty() ? exit_success : exit_failure;
 }
 
 // Opening accounts over HTTP uses at most this many connections at once.
@@ -884,6 +963,8 @@ int main(int argc, char** argv) {
       return run_target(options.value());
     case load_command::bank:
       return run_bank_mode(options.value());
+    case load_command::recording_cost:
+      return run_recording_cost(options.value());
   }
   return exit_failure;
 }

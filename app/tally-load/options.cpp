@@ -21,6 +21,7 @@ enum command_bits : unsigned {
   for_fsync = 1u << 3,
   for_caf_raw = 1u << 4,
   for_bank = 1u << 5,
+  for_recording_cost = 1u << 6,
 };
 
 struct flag_spec {
@@ -39,19 +40,19 @@ constexpr flag_spec flag_specs[] = {
     {"--data-dir", true, for_run | for_fsync | for_bank},
     {"--token-file", true, for_run | for_bank},
     {"--reuse-data-dir", false, for_run},
-    {"--accounts", true, for_run | for_digest | for_caf_raw | for_bank},
-    {"--clients", true, for_run | for_digest | for_caf_raw | for_bank},
-    {"--commands", true, for_run | for_digest | for_caf_raw},
-    {"--seed", true, for_run | for_digest | for_caf_raw | for_bank},
-    {"--dist", true, for_run | for_digest | for_caf_raw},
+    {"--accounts", true, for_run | for_digest | for_caf_raw | for_recording_cost | for_bank},
+    {"--clients", true, for_run | for_digest | for_caf_raw | for_recording_cost | for_bank},
+    {"--commands", true, for_run | for_digest | for_caf_raw | for_recording_cost},
+    {"--seed", true, for_run | for_digest | for_caf_raw | for_recording_cost | for_bank},
+    {"--dist", true, for_run | for_digest | for_caf_raw | for_recording_cost},
     {"--mix", true, for_run | for_digest | for_caf_raw},
     {"--rate", true, for_run},
     {"--duration", true, for_run | for_fsync | for_bank},
-    {"--json", true, for_run | for_caf_raw | for_bank},
+    {"--json", true, for_run | for_caf_raw | for_bank | for_recording_cost},
     {"--plots", true, for_run | for_caf_raw},
     {"--vs", true, for_run},
-    {"--pairs", true, for_run},
-    {"--no-progress", false, for_run | for_caf_raw | for_bank},
+    {"--pairs", true, for_run | for_recording_cost},
+    {"--no-progress", false, for_run | for_caf_raw | for_bank | for_recording_cost},
     {"--total", true, for_bank},
     {"--transfers", true, for_bank},
     {"--read-percent", true, for_bank},
@@ -77,6 +78,7 @@ const char* command_name(unsigned bit) {
     case for_compare: return "--compare";
     case for_caf_raw: return "baseline caf-raw";
     case for_bank: return "bank";
+    case for_recording_cost: return "baseline recording-cost";
     default: return "baseline fsync-raw";
   }
 }
@@ -437,21 +439,25 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
       return options_result::failure("unexpected argument '" + positional[0] + "' (try --help)");
     }
     if (positional.size() < 2) {
-      return options_result::failure("baseline needs a kind: baseline caf-raw or baseline fsync-raw");
+      return options_result::failure(
+          "baseline needs a kind: baseline caf-raw, fsync-raw or recording-cost");
     }
-    if (positional[1] != "fsync-raw" && positional[1] != "caf-raw") {
+    if (positional[1] != "fsync-raw" && positional[1] != "caf-raw" &&
+        positional[1] != "recording-cost") {
       return options_result::failure("unknown baseline '" + positional[1] +
-                                     "' (expected caf-raw or fsync-raw)");
+                                     "' (expected caf-raw, fsync-raw or recording-cost)");
     }
     if (positional.size() > 2) {
       return options_result::failure("unexpected argument '" + positional[2] + "'");
     }
-    commands.push_back(positional[1] == "caf-raw" ? for_caf_raw : for_fsync);
+    commands.push_back(positional[1] == "caf-raw"          ? for_caf_raw
+                       : positional[1] == "recording-cost" ? for_recording_cost
+                                                           : for_fsync);
   }
   if (commands.empty()) {
     return options_result::failure(
         "no command given: use --target, --digest, --compare, bank or baseline "
-        "caf-raw|fsync-raw (try --help)");
+        "caf-raw|fsync-raw|recording-cost (try --help)");
   }
   if (commands.size() > 1) {
     return options_result::failure(std::string{"conflicting commands "} + command_name(commands[0]) +
@@ -463,7 +469,8 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
                     : command == for_compare ? load_command::compare
                     : command == for_caf_raw ? load_command::caf_baseline
                     : command == for_bank    ? load_command::bank
-                                             : load_command::fsync_baseline;
+                    : command == for_recording_cost ? load_command::recording_cost
+                                                    : load_command::fsync_baseline;
 
   std::set<std::string> seen;
   for (const given_flag& flag : given) {
@@ -545,7 +552,8 @@ parse_result<load_options> parse_options(const std::vector<std::string>& argumen
     }
   }
   if (options.command == load_command::run || options.command == load_command::digest ||
-      options.command == load_command::caf_baseline) {
+      options.command == load_command::caf_baseline ||
+      options.command == load_command::recording_cost) {
     if (const std::optional<std::string> error = validate(options.workload)) {
       return options_result::failure(*error);
     }
@@ -572,6 +580,8 @@ Usage:
              [--json FILE] [--plots DIR] [--no-progress]
   tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096] [--record-bytes 150]
              [--duration SECONDS_PER_BATCH_SIZE] [--file appended|preallocated]
+  tally-load baseline recording-cost [--accounts N] [--clients C] [--commands T] [--seed S]
+             [--dist D] [--pairs K] [--json FILE] [--no-progress]
   tally-load bank --target embedded [--data-dir DIR] | --target http://HOST:PORT [--token-file F]
              [--accounts 8] [--total 100] [--clients 16] [--transfers 5000] [--read-percent 50]
              [--seed 42] [--duration SECONDS] [--json FILE] [--no-progress]
@@ -601,6 +611,11 @@ Run options:
                     --data-dir and measures batch sizes 1,16,256,4096 for 0.5 s each; its
                     figure is the best events/s.
   --no-progress     no live progress line (it is shown only on a terminal anyway)
+Recording cost: baseline recording-cost runs the closed loop with latency recording on and off
+  (no clock read, histogram or per-second series per command), alternating (off on, on off,
+  ...), --pairs K times
+  (5) each against caf-raw and against the embedded runtime (in-memory journal, audited), and
+  prints the median throughput ratio on/off and the cost, 1 - ratio, for each.
 After every run the invariants are audited (shared/workload.md): balances agree in every view,
 events == accepted commands with contiguous positions and versions, no balance below zero, and
 for a durable journal a cold checksum-verified read agrees. With transfers also: every transfer

@@ -12,6 +12,7 @@
 //   tally-load baseline caf-raw [workload flags] [--json FILE] [--plots DIR] [--no-progress]
 //   tally-load baseline fsync-raw --data-dir DIR [--batch-sizes 1,16,256,4096]
 //              [--record-bytes 150] [--duration SECONDS] [--file appended|preallocated]
+//   tally-load baseline recording-cost [workload flags] [--pairs K] [--json FILE] [--no-progress]
 //   tally-load bank --target embedded [--data-dir DIR] | --target http://HOST:PORT [--token-file F]
 //              [--accounts N] [--total T] [--clients C] [--transfers X] [--read-percent R]
 //              [--seed S] [--duration SECONDS] [--json FILE] [--no-progress]
@@ -40,6 +41,7 @@ enum class load_command : std::uint8_t {
   fsync_baseline,  ///< baseline fsync-raw: measure the disk ceiling
   caf_baseline,    ///< baseline caf-raw: the workload against bare CAF actors
   bank,            ///< bank: the Jepsen-style bank test against a target
+  recording_cost,  ///< baseline recording-cost: throughput with latency recording on vs off
 };
 
 /// What a run is compared against with --vs.
@@ -75,6 +77,8 @@ struct load_options {
   std::optional<std::string> plots_directory;
   std::optional<baseline_kind> versus;    ///< --vs
   std::uint32_t pairs = pairs_min;        ///< --pairs, alternating Tally/baseline runs
+  /// Whether the clients time their commands; only recording-cost turns it off.
+  bool record_latency = true;
   progress_mode progress = progress_mode::automatic;
   /// Open loop: commands one client may have without reply (--in-flight).
   std::uint64_t in_flight_per_client = in_flight_per_client_default;

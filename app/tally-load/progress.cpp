@@ -2,10 +2,53 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <vector>
+
+#include "app/tally-load/latency_histogram.hpp"
 
 namespace tally::load {
+
+progress_counters::progress_counters()
+    : bucket_counts_(new std::atomic<std::uint64_t>[latency_histogram::bucket_count]) {
+  for (std::size_t i = 0; i < latency_histogram::bucket_count; ++i) {
+    bucket_counts_[i].store(0, std::memory_order_relaxed);
+  }
+}
+
+void progress_counters::record_reply(std::uint64_t latency_ns) noexcept {
+  const std::size_t bucket = latency_histogram::bucket_index(latency_ns);
+  bucket_counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+  completed_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t progress_counters::latency_ns_percentile(double percentile) const noexcept {
+  // Copy the counts first: the clients keep recording while this runs.
+  std::vector<std::uint64_t> counts(latency_histogram::bucket_count);
+  std::uint64_t total = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    counts[i] = bucket_counts_[i].load(std::memory_order_relaxed);
+    total += counts[i];
+  }
+  if (total == 0) {
+    return 0;
+  }
+  const double clamped = std::min(100.0, std::max(0.0, percentile));
+  const auto rank = std::max<std::uint64_t>(
+      1, static_cast<std::uint64_t>(std::ceil(clamped / 100.0 * static_cast<double>(total))));
+  std::uint64_t seen = 0;
+  for (std::size_t i = 0; i < counts.size(); ++i) {
+    seen += counts[i];
+    if (seen >= rank) {
+      const std::uint64_t lowest = latency_histogram::bucket_lowest_ns(i);
+      return lowest + (latency_histogram::bucket_highest_ns(i) - lowest) / 2;
+    }
+  }
+  return latency_histogram::bucket_highest_ns(counts.size() - 1);
+}
 
 std::string format_progress_line(const progress_snapshot& snapshot) {
   const double elapsed_s = static_cast<double>(snapshot.elapsed_ns) / 1e9;

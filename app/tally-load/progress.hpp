@@ -3,12 +3,38 @@
 // was not given, so logs and CI output stay clean.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "app/tally-load/options.hpp"
 
 namespace tally::load {
+
+/// What the clients report for the live progress line: replies so far and their
+/// latencies, counted in the buckets of latency_histogram (0.4 % precision) as relaxed
+/// atomics, so a monitor thread can read a p99 while the clients record. The clients'
+/// own histograms stay private to them and are merged only at the end. A snapshot may
+/// lag the clients by a few replies; that is all a progress line needs.
+class progress_counters {
+public:
+  progress_counters();
+
+  /// Counts one reply and its latency. Thread-safe, lock-free, no allocation.
+  void record_reply(std::uint64_t latency_ns) noexcept;
+
+  /// Replies counted so far.
+  std::uint64_t completed() const noexcept { return completed_.load(std::memory_order_relaxed); }
+
+  /// Nearest-rank percentile of the latencies counted so far (the middle of its
+  /// bucket); 0 when none. Thread-safe; O(buckets).
+  std::uint64_t latency_ns_percentile(double percentile) const noexcept;
+
+private:
+  std::atomic<std::uint64_t> completed_{0};
+  std::unique_ptr<std::atomic<std::uint64_t>[]> bucket_counts_;
+};
 
 /// One progress sample.
 struct progress_snapshot {

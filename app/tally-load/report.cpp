@@ -167,6 +167,15 @@ std::string cpu_model_from_cpuinfo(const std::string& cpuinfo_text) {
   return "unknown";
 }
 
+nlohmann::json machine_info_json(const machine_info& machine) {
+  return {{"cores", machine.cores},
+          {"cpu_model", machine.cpu_model},
+          {"os", machine.os},
+          {"kernel", machine.kernel},
+          {"architecture", machine.architecture},
+          {"hostname", machine.hostname}};
+}
+
 machine_info collect_machine_info() {
   machine_info machine;
   machine.cores = std::thread::hardware_concurrency();
@@ -210,12 +219,7 @@ json make_report_json(const run_report& report, const run_stats& stats) {
   }
   document["config"] = std::move(config);
 
-  document["machine"] = {{"cores", report.machine.cores},
-                         {"cpu_model", report.machine.cpu_model},
-                         {"os", report.machine.os},
-                         {"kernel", report.machine.kernel},
-                         {"architecture", report.machine.architecture},
-                         {"hostname", report.machine.hostname}};
+  document["machine"] = machine_info_json(report.machine);
 
   const double elapsed_s = static_cast<double>(report.elapsed_ns) / nanoseconds_per_second;
   document["elapsed_s"] = elapsed_s;

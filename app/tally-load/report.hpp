@@ -29,6 +29,10 @@ struct machine_info {
 /// Reads the machine info from the OS. Never fails: unknown fields say "unknown".
 machine_info collect_machine_info();
 
+/// The "machine" object of the JSON reports: {cores, cpu_model, os, kernel,
+/// architecture, hostname}.
+nlohmann::json machine_info_json(const machine_info& machine);
+
 /// Extracts the CPU model from the text of /proc/cpuinfo (exposed for tests); "unknown"
 /// when no "model name" line is present.
 std::string cpu_model_from_cpuinfo(const std::string& cpuinfo_text);

@@ -39,6 +39,16 @@ void run_stats::record_reply(operation op, std::uint64_t latency_ns, std::uint64
                              command_outcome outcome, std::string_view reason) {
   per_operation_latency_[index_of(op)].record_ns(latency_ns);
   overall_latency_.record_ns(latency_ns);
+  record_outcome(op, outcome, reason);
+  const std::uint64_t second =
+      std::min(completed_ns / nanoseconds_per_second, throughput_series_seconds_max - 1);
+  if (second >= completed_per_second_.size()) {
+    completed_per_second_.resize(static_cast<std::size_t>(second) + 1, 0);
+  }
+  completed_per_second_[static_cast<std::size_t>(second)] += 1;
+}
+
+void run_stats::record_outcome(operation op, command_outcome outcome, std::string_view reason) {
   switch (outcome) {
     case command_outcome::accepted:
       accepted_[index_of(op)] += 1;
@@ -52,12 +62,6 @@ void run_stats::record_reply(operation op, std::uint64_t latency_ns, std::uint64
       count_reason(failed_by_reason_, reason, 1);
       break;
   }
-  const std::uint64_t second =
-      std::min(completed_ns / nanoseconds_per_second, throughput_series_seconds_max - 1);
-  if (second >= completed_per_second_.size()) {
-    completed_per_second_.resize(static_cast<std::size_t>(second) + 1, 0);
-  }
-  completed_per_second_[static_cast<std::size_t>(second)] += 1;
 }
 
 void run_stats::record_send_lateness(std::uint64_t lateness_ns, std::uint64_t late_threshold_ns) {

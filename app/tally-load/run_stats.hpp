@@ -41,6 +41,11 @@ public:
   void record_reply(operation op, std::uint64_t latency_ns, std::uint64_t completed_ns,
                     command_outcome outcome, std::string_view reason = {});
 
+  /// Counts one reply's outcome only, without latency or throughput series: what
+  /// record_reply() does besides the timing, for runs that measure the cost of the
+  /// timing itself (run_controls::record_latency off).
+  void record_outcome(operation op, command_outcome outcome, std::string_view reason = {});
+
   /// Records how late an open-loop send left relative to its intended send time.
   /// Sends later than `late_threshold_ns` also count in late_sends().
   void record_send_lateness(std::uint64_t lateness_ns, std::uint64_t late_threshold_ns);

@@ -231,6 +231,23 @@ TEST(options, fsync_baseline) {
   expect_error({"baseline", "fsync-raw", "--data-dir", directory, "--rate", "5"}, {"--rate"});
 }
 
+TEST(options, recording_cost_baseline_takes_workload_flags_and_pairs) {
+  const auto result = parse({"baseline", "recording-cost", "--commands", "2000", "--clients", "4",
+                             "--dist", "zipf", "--pairs", "6", "--json", "cost.json"});
+  ASSERT_TRUE(result.ok()) << result.error();
+  const load_options& options = result.value();
+  EXPECT_EQ(options.command, load_command::recording_cost);
+  EXPECT_EQ(options.workload.commands, 2000u);
+  EXPECT_EQ(options.workload.clients, 4u);
+  EXPECT_EQ(options.pairs, 6u);
+  EXPECT_TRUE(options.record_latency);  // only the command itself turns it off, per run
+  expect_error({"baseline", "recording-cost", "--pairs", "4"}, {"--pairs", "'4'"});
+  expect_error({"baseline", "recording-cost", "--rate", "100"},
+               {"--rate", "not valid with baseline recording-cost"});
+  expect_error({"baseline", "recording-cost", "--data-dir", "/tmp/x"}, {"--data-dir"});
+  expect_error({"baseline", "latency-raw"}, {"latency-raw", "recording-cost"});
+}
+
 TEST(options, caf_raw_baseline_takes_the_workload_flags) {
   const auto result = parse({"baseline", "caf-raw", "--accounts", "50", "--clients", "3",
                              "--commands", "900", "--dist", "zipf", "--json", "raw.json"});

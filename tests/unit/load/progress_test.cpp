@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 namespace tally::load {
 namespace {
@@ -60,6 +62,44 @@ TEST(progress, redraws_at_most_once_a_second_with_carriage_returns) {
   EXPECT_NE(output.find("\r  300/1000"), std::string::npos);
   EXPECT_NE(output.find("1000/1000"), std::string::npos);
   EXPECT_EQ(output.back(), '\n');
+}
+
+TEST(progress, counters_give_the_p99_of_the_replies_so_far) {
+  progress_counters counters;
+  EXPECT_EQ(counters.completed(), 0u);
+  EXPECT_EQ(counters.latency_ns_percentile(99.0), 0u);
+  // 1..10,000 µs: the exact nearest-rank p99 is 9,900 µs, p50 5,000 µs.
+  for (std::uint64_t micros = 1; micros <= 10'000; ++micros) {
+    counters.record_reply(micros * 1000);
+  }
+  EXPECT_EQ(counters.completed(), 10'000u);
+  const double p99 = static_cast<double>(counters.latency_ns_percentile(99.0));
+  EXPECT_NEAR(p99, 9'900'000.0, 9'900'000.0 * 0.005);
+  const double p50 = static_cast<double>(counters.latency_ns_percentile(50.0));
+  EXPECT_NEAR(p50, 5'000'000.0, 5'000'000.0 * 0.005);
+  EXPECT_NEAR(static_cast<double>(counters.latency_ns_percentile(0.0)), 1000.0, 5.0);
+}
+
+TEST(progress, counters_take_replies_from_many_threads_at_once) {
+  progress_counters counters;
+  constexpr std::uint64_t per_thread = 50'000;
+  std::vector<std::thread> threads;
+  for (std::uint64_t t = 0; t < 4; ++t) {
+    threads.emplace_back([&counters, t] {
+      for (std::uint64_t i = 0; i < per_thread; ++i) {
+        counters.record_reply(t == 3 ? 1'000'000 : 1'000);  // a quarter are slow
+      }
+    });
+  }
+  // A reader while they record (what the monitor thread does) sees a sane value.
+  const std::uint64_t during = counters.latency_ns_percentile(99.0);
+  EXPECT_LE(during, 1'010'000u);
+  for (std::thread& thread : threads) {
+    thread.join();
+  }
+  EXPECT_EQ(counters.completed(), 4 * per_thread);
+  EXPECT_NEAR(static_cast<double>(counters.latency_ns_percentile(99.0)), 1e6, 1e6 * 0.005);
+  EXPECT_NEAR(static_cast<double>(counters.latency_ns_percentile(50.0)), 1e3, 1e3 * 0.005);
 }
 
 }  // namespace
