@@ -271,7 +271,9 @@ public:
 
   /// Stops taking commands, lets every command already taken finish and commit,
   /// waits for the projections to apply everything, saves their checkpoints and
-  /// stops all actors. Bounded by config().shutdown_timeout. Idempotent.
+  /// stops all actors. Bounded by config().shutdown_timeout. Idempotent. Errors: the
+  /// first problem met (timeout; a checkpoint that could not be saved, e.g.
+  /// store_unavailable) — everything still stops.
   status shutdown();
 
 private:

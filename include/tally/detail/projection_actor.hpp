@@ -43,6 +43,10 @@ struct projection_options {
 
 namespace detail {
 
+/// Logs a failed checkpoint save (defined in actors/projections/projection_log.cpp, so
+/// this header needs no logging library).
+void log_checkpoint_failure(const char* projection, std::uint64_t position, const status& failure);
+
 template <class Model>
 struct waiting_query {
   std::uint64_t min_position = 0;
@@ -72,14 +76,20 @@ struct projection_state {
 template <class Model>
 using projection_actor_type = caf::stateful_actor<projection_state<Model>>;
 
+/// Saves the model and its position. A checkpoint only shortens the next start (the
+/// journal is the source of truth), so a failed save does not stop the read model: it
+/// is logged, tried again after the next interval, and returned so that a shutdown
+/// that asked for the checkpoint reports it.
 template <class Model>
-void save_checkpoint(projection_actor_type<Model>* self) {
+status save_checkpoint(projection_actor_type<Model>* self) {
   auto& st = self->state;
-  if (!st.checkpoints)
-    return;
-  if (auto failure = st.checkpoints->save(Model::name, checkpoint{st.position, st.model.encode()}))
-    self->quit(make_caf_error(failure));
   st.applied_since_checkpoint = 0;
+  if (!st.checkpoints)
+    return {};
+  status failure = st.checkpoints->save(Model::name, checkpoint{st.position, st.model.encode()});
+  if (failure)
+    log_checkpoint_failure(Model::name, st.position, failure);
+  return failure;
 }
 
 template <class Model>
@@ -245,8 +255,9 @@ caf::behavior projection_actor(projection_actor_type<Model>* self, Model model, 
       st.waiting.erase(it);
     },
     [self](head_atom) -> std::uint64_t { return self->state.position; },
-    [self](checkpoint_atom) -> std::uint64_t {
-      save_checkpoint(self);
+    [self](checkpoint_atom) -> caf::result<std::uint64_t> {
+      if (status failure = save_checkpoint(self))
+        return make_caf_error(failure);
       return self->state.position;
     },
   };

@@ -266,6 +266,48 @@ TEST(runtime, shutdown_finishes_accepted_work_and_refuses_new_commands) {
   EXPECT_FALSE(refused);
 }
 
+// A checkpoint store whose saves fail (a full or read-only disk) while loads work.
+class failing_checkpoint_store : public checkpoint_store {
+public:
+  status save(const std::string&, const checkpoint&) override {
+    ++saves;
+    return status{error_code::store_unavailable, "checkpoint disk is full"};
+  }
+  std::optional<checkpoint> load(const std::string&) const override { return std::nullopt; }
+  bool blocks_on_io() const override { return false; }
+  std::atomic<int> saves{0};
+};
+
+// A checkpoint only shortens the next start; the journal is the source of truth. So a
+// failed save must not take the read model down: it keeps answering, retries after the
+// next interval, and the shutdown that asks for the final checkpoint reports it.
+TEST(runtime, a_failed_checkpoint_save_keeps_the_read_models_serving_and_fails_the_shutdown) {
+  auto checkpoints = std::make_shared<failing_checkpoint_store>();
+  runtime_config config;
+  config.checkpoints = checkpoints;
+  config.projections.checkpoint_interval_events = 2;
+  auto bank = start_runtime(config);
+  ASSERT_TRUE(bank->execute(open_account{"a"}));
+  std::uint64_t position = 0;
+  for (int i = 0; i < 6; ++i) {
+    auto reply = bank->execute(deposit_money{"a", 10});
+    ASSERT_TRUE(reply) << reply.error().to_string();
+    position = reply->position;
+  }
+  auto view = bank->balance("a", position);
+  ASSERT_TRUE(view) << view.error().to_string();
+  EXPECT_EQ(view->balance, 60);
+  auto totals = bank->totals(position);
+  ASSERT_TRUE(totals) << totals.error().to_string();
+  EXPECT_EQ(totals->total_balance, 60);
+  // Every projection crossed its interval (7 events, every 2) and tried again each time.
+  EXPECT_GE(checkpoints->saves.load(), 4 * 3);
+  const status stopped = bank->shutdown();
+  EXPECT_EQ(stopped.code(), error_code::store_unavailable) << stopped.to_string();
+  EXPECT_NE(stopped.to_string().find("checkpoint disk is full"), std::string::npos)
+    << stopped.to_string();
+}
+
 TEST(runtime, projections_resume_from_their_checkpoints) {
   auto journal = std::make_shared<failing_journal>();
   auto checkpoints = make_memory_checkpoint_store();

@@ -1,0 +1,15 @@
+// Logging for the projection actor template (include/tally/detail/projection_actor.hpp),
+// kept out of the header so that embedders need no logging library to include it.
+#include <spdlog/spdlog.h>
+
+#include "tally/detail/projection_actor.hpp"
+
+namespace tally::detail {
+
+void log_checkpoint_failure(const char* projection, std::uint64_t position, const status& failure) {
+  spdlog::warn("projection checkpoint failed projection={} position={} error=\"{}\" "
+               "action=keep_serving_retry_next_interval",
+               projection, position, failure.to_string());
+}
+
+}  // namespace tally::detail
