@@ -138,6 +138,9 @@ const std::vector<option_spec>& option_table() {
     integer_option("commands-in-flight-max",
                    "commands being executed at once; more are refused with 503",
                    &daemon_config::commands_in_flight_max, 1, 1'000'000),
+    integer_option("transfers-in-progress-max",
+                   "transfers the runtime drives at once; more are refused with 503",
+                   &daemon_config::transfers_in_progress_max, 1, 10'000'000),
     integer_option("query-wait-ms-max", "longest a query with min_position waits",
                    &daemon_config::query_wait_ms_max, 0, 60'000),
     integer_option("snapshot-interval-events", "snapshot an account every N events (0: never)",
@@ -209,6 +212,7 @@ daemon_config default_config() {
   config.read_timeout_ms = read_timeout_ms_default;
   config.connections_max = connections_max_default;
   config.commands_in_flight_max = commands_in_flight_max_default;
+  config.transfers_in_progress_max = transfers_in_progress_max_default;
   config.query_wait_ms_max = query_wait_ms_max_default;
   config.snapshot_interval_events = 1000;
   config.resident_accounts_max = 100'000;

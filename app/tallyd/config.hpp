@@ -30,6 +30,7 @@ struct daemon_config {
   std::uint64_t read_timeout_ms = 0;
   std::uint64_t connections_max = 0;
   std::uint64_t commands_in_flight_max = 0;
+  std::uint64_t transfers_in_progress_max = 0;
   std::uint64_t query_wait_ms_max = 0;
   std::uint64_t snapshot_interval_events = 0;
   std::uint64_t resident_accounts_max = 0;

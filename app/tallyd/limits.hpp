@@ -16,6 +16,8 @@ inline constexpr std::size_t request_header_bytes_max_ceiling = 1024 * 1024;
 inline constexpr std::uint64_t read_timeout_ms_default = 30'000;
 inline constexpr std::uint64_t connections_max_default = 1024;
 inline constexpr std::uint64_t commands_in_flight_max_default = 4096;
+/// Transfers the runtime drives at once (runtime_config's own default).
+inline constexpr std::uint64_t transfers_in_progress_max_default = 10'000;
 /// Longest a query with ?min_position may wait for the read model (read-your-writes).
 inline constexpr std::uint64_t query_wait_ms_max_default = 5'000;
 /// Timeout of one request into the runtime (command or query), seen from the edge.

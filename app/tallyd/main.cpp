@@ -113,6 +113,9 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // A file-size limit (RLIMIT_FSIZE) must surface as EFBIG from write(), a store
+  // failure that is logged and ends in exit 1, not as a silent SIGXFSZ kill.
+  ::signal(SIGXFSZ, SIG_IGN);
 
   auto parsed = parse_config(argc, argv, [](const std::string& name) { return std::getenv(name.c_str()); });
   if (parsed.action == config_outcome::kind::help) {
@@ -136,7 +139,8 @@ int main(int argc, char** argv) {
             config.config.empty() ? "(none)" : config.config);
   log->info("config listen={}:{} journal={} token_file={} request_body_bytes_max={} "
             "request_header_bytes_max={} read_timeout_ms={} connections_max={} "
-            "commands_in_flight_max={} query_wait_ms_max={} snapshot_interval_events={} "
+            "commands_in_flight_max={} transfers_in_progress_max={} query_wait_ms_max={} "
+            "snapshot_interval_events={} "
             "resident_accounts_max={} idle_ms_max={} checkpoint_interval_events={} "
             "sse_buffer_events_max={} shutdown_timeout_ms={} worker_threads={} log_level={} "
             "request_log={}",
@@ -144,7 +148,8 @@ int main(int argc, char** argv) {
             config.journal == journal_kind::file ? "file" : "memory",
             config.token_file.empty() ? "(none)" : config.token_file, config.request_body_bytes_max,
             config.request_header_bytes_max, config.read_timeout_ms, config.connections_max,
-            config.commands_in_flight_max, config.query_wait_ms_max, config.snapshot_interval_events,
+            config.commands_in_flight_max, config.transfers_in_progress_max,
+            config.query_wait_ms_max, config.snapshot_interval_events,
             config.resident_accounts_max, config.idle_ms_max, config.checkpoint_interval_events,
             config.sse_buffer_events_max, config.shutdown_timeout_ms, config.worker_threads,
             config.log_level, config.request_log);
@@ -200,6 +205,7 @@ int main(int argc, char** argv) {
     log->error("store failed error=\"{}\" action=fail_stop", failure.to_string());
     stop.request(true, failure.to_string());
   };
+  runtime_options.transfers_in_progress_max = config.transfers_in_progress_max;
   runtime_options.accounts.resident_max = config.resident_accounts_max;
   runtime_options.accounts.idle_max = std::chrono::milliseconds{config.idle_ms_max};
   runtime_options.accounts.aggregate.snapshot_interval_events = config.snapshot_interval_events;

@@ -42,6 +42,18 @@ TEST(config, defaults_are_secure) {
   EXPECT_FALSE(out.config.allow_root);
   EXPECT_FALSE(out.config.request_log);
   EXPECT_EQ(out.config.journal, journal_kind::file);
+  EXPECT_EQ(out.config.transfers_in_progress_max, 10'000u);  // the runtime's own default
+}
+
+TEST(config, transfers_in_progress_max_reaches_the_configuration) {
+  fixture f;
+  f.environment["TALLY_TRANSFERS_IN_PROGRESS_MAX"] = "25";
+  auto out = f.parse({"--journal", "memory"});
+  ASSERT_EQ(out.action, config_outcome::kind::run) << out.message;
+  EXPECT_EQ(out.config.transfers_in_progress_max, 25u);
+  auto flag = f.parse({"--journal", "memory", "--transfers-in-progress-max", "3"});
+  ASSERT_EQ(flag.action, config_outcome::kind::run) << flag.message;
+  EXPECT_EQ(flag.config.transfers_in_progress_max, 3u);
 }
 
 TEST(config, flags_beat_environment_beat_file) {
@@ -79,6 +91,7 @@ TEST(config, errors_name_the_key_and_source) {
     {{"--journal", "memory", "--no-such-flag"}, {}, "--no-such-flag"},
     {{"--journal", "memory", "--request-body-bytes-max", "99999999999"}, {}, "request-body-bytes-max"},
     {{"--journal", "memory", "--config", "/nonexistent/tallyd.conf"}, {}, "key 'config'"},
+    {{"--journal", "memory", "--transfers-in-progress-max", "0"}, {}, "key 'transfers-in-progress-max'"},
   };
   for (const auto& test : cases) {
     fixture f;
