@@ -70,7 +70,9 @@ public:
   std::uint64_t rejected_total() const noexcept;
   std::uint64_t failed_total() const noexcept;
   /// Replies recorded (accepted + rejected + failed).
-  std::uint64_t completed_total() const noexcept { return overall_latency_.count(); }
+  std::uint64_t completed_total() const noexcept {
+    return accepted_total() + rejected_total() + failed_total();
+  }
 
   /// Rejections per reason, in the order reasons were first seen.
   const std::vector<std::pair<std::string, std::uint64_t>>& rejected_by_reason() const noexcept {
