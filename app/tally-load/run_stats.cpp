@@ -37,15 +37,36 @@ void run_stats::count_reason(std::vector<std::pair<std::string, std::uint64_t>>&
 
 void run_stats::record_reply(operation op, std::uint64_t latency_ns, std::uint64_t completed_ns,
                              command_outcome outcome, std::string_view reason) {
+  // The hot path of every client: one histogram and one counter. The overall
+  // histogram is merged from the per-operation ones only when asked for.
   per_operation_latency_[index_of(op)].record_ns(latency_ns);
-  overall_latency_.record_ns(latency_ns);
+  overall_stale_ = true;
   record_outcome(op, outcome, reason);
-  const std::uint64_t second =
-      std::min(completed_ns / nanoseconds_per_second, throughput_series_seconds_max - 1);
-  if (second >= completed_per_second_.size()) {
-    completed_per_second_.resize(static_cast<std::size_t>(second) + 1, 0);
+  if (completed_ns < series_second_start_ns_ || completed_ns >= series_second_end_ns_) {
+    const std::uint64_t second =
+        std::min(completed_ns / nanoseconds_per_second, throughput_series_seconds_max - 1);
+    if (second >= completed_per_second_.size()) {
+      completed_per_second_.resize(static_cast<std::size_t>(second) + 1, 0);
+    }
+    series_second_ = second;
+    series_second_start_ns_ = second * nanoseconds_per_second;
+    // The last second of the series takes every later reply.
+    series_second_end_ns_ = second == throughput_series_seconds_max - 1
+                                ? UINT64_MAX
+                                : (second + 1) * nanoseconds_per_second;
   }
-  completed_per_second_[static_cast<std::size_t>(second)] += 1;
+  completed_per_second_[static_cast<std::size_t>(series_second_)] += 1;
+}
+
+const latency_histogram& run_stats::overall_latency() const noexcept {
+  if (overall_stale_) {
+    overall_latency_.clear();
+    for (const latency_histogram& histogram : per_operation_latency_) {
+      overall_latency_.merge(histogram);
+    }
+    overall_stale_ = false;
+  }
+  return overall_latency_;
 }
 
 void run_stats::record_outcome(operation op, command_outcome outcome, std::string_view reason) {
@@ -74,11 +95,11 @@ void run_stats::record_send_lateness(std::uint64_t lateness_ns, std::uint64_t la
 void run_stats::merge(const run_stats& other) {
   for (std::size_t i = 0; i < operation_count; ++i) {
     per_operation_latency_[i].merge(other.per_operation_latency_[i]);
+    overall_stale_ = true;
     accepted_[i] += other.accepted_[i];
     rejected_[i] += other.rejected_[i];
     failed_[i] += other.failed_[i];
   }
-  overall_latency_.merge(other.overall_latency_);
   for (const auto& [reason, count] : other.rejected_by_reason_) {
     count_reason(rejected_by_reason_, reason, count);
   }

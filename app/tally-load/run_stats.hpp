@@ -61,7 +61,9 @@ public:
   const latency_histogram& latency(operation op) const noexcept {
     return per_operation_latency_[index_of(op)];
   }
-  const latency_histogram& overall_latency() const noexcept { return overall_latency_; }
+  /// All operations together: merged from the per-operation histograms when asked (a
+  /// reply records into one histogram only; see record_reply()). Not thread-safe.
+  const latency_histogram& overall_latency() const noexcept;
 
   std::uint64_t accepted(operation op) const noexcept { return accepted_[index_of(op)]; }
   std::uint64_t rejected(operation op) const noexcept { return rejected_[index_of(op)]; }
@@ -98,7 +100,8 @@ private:
                            std::string_view reason, std::uint64_t amount);
 
   std::array<latency_histogram, operation_count> per_operation_latency_;
-  latency_histogram overall_latency_;
+  mutable latency_histogram overall_latency_;  ///< valid when !overall_stale_
+  mutable bool overall_stale_ = false;
   std::array<std::uint64_t, operation_count> accepted_{};
   std::array<std::uint64_t, operation_count> rejected_{};
   std::array<std::uint64_t, operation_count> failed_{};
@@ -107,6 +110,11 @@ private:
   std::vector<std::pair<std::string, std::uint64_t>> rejected_by_reason_;
   std::vector<std::pair<std::string, std::uint64_t>> failed_by_reason_;
   std::vector<std::uint64_t> completed_per_second_;
+  // The second of the series the last reply fell into, [start, end) in ns: the next
+  // reply almost always falls into it too, and then costs no division.
+  std::uint64_t series_second_ = 0;
+  std::uint64_t series_second_start_ns_ = 0;
+  std::uint64_t series_second_end_ns_ = 0;
   latency_histogram send_lateness_;
   std::uint64_t late_sends_ = 0;
   std::uint64_t dropped_sends_ = 0;
