@@ -30,10 +30,10 @@ std::uint64_t now_ns() {
 }
 
 // The clients' statistics, one run_stats per thread that runs clients rather than one
-// per client. 64 clients' own histograms spread their hot buckets over about 1 MiB that
-// crowds the runtime's working set out of the caches (recording cost 4.6 %, median of
-// 11 pairs, on the embedded runtime, 2026-11-28); a scheduler thread runs one client at
-// a time, so the clients it runs share its run_stats without locks.
+// per client: 64 clients' own histograms spread their hot buckets over about 1 MiB,
+// presumably crowding the runtime's working set out of the caches (recording cost 3.3 %
+// on caf-raw before, 1.2 % after; docs/benchmarks.md). A scheduler thread runs one
+// client at a time, so the clients it runs share its run_stats without locks.
 class per_thread_stats {
 public:
   per_thread_stats() : run_(next_run_.fetch_add(1) + 1) {}
