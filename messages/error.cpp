@@ -90,6 +90,10 @@ bool is_rejection(error_code code) noexcept {
   return info != nullptr && info->rejection;
 }
 
+std::string status::detail_under(error_code outer) const {
+  return code_ == outer && !message_.empty() ? message_ : to_string();
+}
+
 std::string status::to_string() const {
   std::string text{tally::to_string(code_)};
   if (!message_.empty()) {

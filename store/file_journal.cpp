@@ -353,7 +353,7 @@ void file_journal::index_batch(const std::vector<index_entry>& entries) {
 }
 
 status file_journal::fail(const status& cause) {
-  failure_ = cause.to_string();
+  failure_ = cause.detail_under(error_code::store_unavailable);
   return status{error_code::store_unavailable, "journal stopped after a failed write: " + failure_};
 }
 

@@ -122,7 +122,9 @@ caf::behavior journal_writer(caf::event_based_actor*, std::shared_ptr<journal> t
       auto started = steady_ns();
       auto result = write_job(*target, *job);
       auto took = steady_ns() - started;
-      return caf::make_message(result.is_ok() ? std::string{} : result.to_string(), took);
+      // The store wraps the text in store_unavailable itself.
+      return caf::make_message(
+        result.is_ok() ? std::string{} : result.detail_under(error_code::store_unavailable), took);
     },
   };
 }

@@ -73,6 +73,10 @@ public:
   const std::string& message() const noexcept { return message_; }
   /// "code: message" or just "code".
   std::string to_string() const;
+  /// This status as the detail of an outer one with code `outer`: the message alone when
+  /// the codes are the same (so "store_unavailable: store_unavailable: ..." never
+  /// happens), else to_string().
+  std::string detail_under(error_code outer) const;
 
 private:
   error_code code_ = error_code::none;

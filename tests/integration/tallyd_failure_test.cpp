@@ -135,6 +135,8 @@ TEST(tallyd_failure, a_refused_journal_write_stops_the_daemon_with_exit_1_and_lo
   const std::string log = daemon.log();
   EXPECT_TRUE(contains(log, "store failed")) << log;
   EXPECT_TRUE(contains(log, "action=fail_stop")) << log;
+  EXPECT_TRUE(contains(log, "File too large")) << log;  // the kernel's reason reaches the log
+  EXPECT_FALSE(contains(log, "store_unavailable: store_unavailable")) << log;
 
   // Restart without the limit: recovery keeps the longest valid prefix, which holds
   // every acknowledged deposit and nothing of the failed batch but its one command
