@@ -141,14 +141,14 @@ void runtime::configure_private(caf::actor_system_config& config, std::size_t wo
     worker_threads = std::max<std::size_t>(1, cores - 1);
   }
   config.set("scheduler.max-threads", worker_threads);
-  // An idle worker spins briefly (aggressive polling), then sleeps on its condition
-  // variable, which every enqueue from outside the scheduler notifies. CAF's middle
-  // phase (500 naps of 50 us, not woken by an enqueue) costs a context switch per nap
-  // and up to 50 us per hop whenever work comes from another thread: the journal
-  // writer, tallyd's I/O thread. Without it (2026-11-28, 2 cores): durable embedded
-  // 61-65 k -> 72-92 k cmd/s, tallyd over HTTP 0.42-0.44 -> 0.46-0.48 of the ceiling,
-  // in-memory unchanged (docs/benchmarks.md).
-  config.set("work-stealing.moderate-poll-attempts", std::size_t{0});
+  // FIFO scheduling (one shared job queue) instead of CAF's work stealing, which runs
+  // the actor woken last first (LIFO): in a closed loop a few callers then wait for
+  // seconds while the others run hot. Measured on 2 cores with one worker (2026-11-28,
+  // docs/benchmarks.md): in memory p99.9 121 ms -> 1.4 ms and max 2 s -> 0.16 s at
+  // equal or higher throughput (the store takes larger batches when the aggregates that
+  // queued appends have all run before it); durable and over HTTP no worse. An idle
+  // worker sleeps on the queue's condition variable, which every enqueue notifies.
+  config.set("scheduler.policy", caf::atom("sharing"));
 }
 
 runtime::runtime(caf::actor_system& system, runtime_config config)

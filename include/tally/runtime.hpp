@@ -99,10 +99,10 @@ public:
   static void prepare(caf::actor_system_config& config);
 
   /// A configuration for a private actor system: `worker_threads` scheduler threads
-  /// (0: one fewer than the cores, at least 1; CAF's default oversubscribes), and idle
-  /// workers that sleep on their condition variable after a short spin instead of
-  /// napping 50 us at a time (work-stealing.moderate-poll-attempts = 0). A host's own
-  /// system may want the same when work reaches it from other threads.
+  /// (0: one fewer than the cores, at least 1; CAF's default oversubscribes) taking
+  /// jobs in FIFO order from one shared queue (scheduler.policy = sharing): CAF's
+  /// default work stealing runs the actor woken last first, and under load a few
+  /// callers then wait for seconds. A host's own system may want the same.
   static void configure_private(caf::actor_system_config& config, std::size_t worker_threads = 0);
 
   /// Starts a runtime inside `system`, which must outlive it. Spawns the event store,
