@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "support/tallyd_process.hpp"
 
@@ -62,6 +63,11 @@ inline std::vector<std::string> base_flags(const std::string& data_dir) {
   if (::geteuid() == 0)
     flags.push_back("--allow-root");
   return flags;
+}
+
+/// A response's JSON body; a discarded value (is_discarded()) when it is not JSON.
+inline nlohmann::json body_of(const http_common::http_response& response) {
+  return nlohmann::json::parse(response.body, nullptr, /*allow_exceptions=*/false);
 }
 
 }  // namespace tally::testing

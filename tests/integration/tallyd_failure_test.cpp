@@ -23,10 +23,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-json body_of(const http_response& response) {
-  return json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }

@@ -20,10 +20,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-json body_of(const http_response& response) {
-  return json::parse(response.body, nullptr, /*allow_exceptions=*/false);
-}
-
 class tallyd_test : public ::testing::Test {
 protected:
   void SetUp() override {
