@@ -234,19 +234,7 @@ std::optional<command_record> file_journal::find_command(const command_id& comma
   const auto* found = commands_.find(command, command_table::hash(command));
   if (found == nullptr)
     return std::nullopt;
-  const auto& stream = streams_[found->stream];
-  command_record out;
-  out.stream_id = stream.id;
-  out.command_hash = found->command_hash;
-  out.first_position = found->first_position;
-  out.last_position = found->last_position();
-  // The command's events are contiguous in its stream: find the first one's version.
-  auto first = std::lower_bound(stream.positions.begin(), stream.positions.end(),
-                                found->first_position);
-  TALLY_ASSERT(first != stream.positions.end() && *first == found->first_position);
-  out.first_version = static_cast<std::uint64_t>(first - stream.positions.begin()) + 1;
-  out.last_version = out.first_version + found->events - 1;
-  return out;
+  return command_record_of(streams_, *found);
 }
 
 const char* file_journal::check_batch(const std::vector<index_entry>& entries) {

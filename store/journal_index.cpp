@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <new>
@@ -199,6 +200,21 @@ void command_table::release(table_memory& memory) noexcept {
 #endif
   std::free(memory.slots);
   memory = table_memory{};
+}
+
+command_record command_record_of(const stream_table& streams, const command_table::entry& found) {
+  const auto& stream = streams[found.stream];
+  command_record out;
+  out.stream_id = stream.id;
+  out.command_hash = found.command_hash;
+  out.first_position = found.first_position;
+  out.last_position = found.last_position();
+  auto first = std::lower_bound(stream.positions.begin(), stream.positions.end(),
+                                found.first_position);
+  TALLY_ASSERT(first != stream.positions.end() && *first == found.first_position);
+  out.first_version = static_cast<std::uint64_t>(first - stream.positions.begin()) + 1;
+  out.last_version = out.first_version + found.events - 1;
+  return out;
 }
 
 }  // namespace tally::store

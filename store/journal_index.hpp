@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tally/event.hpp"
 #include "tally/ids.hpp"
 
 namespace tally::store {
@@ -142,5 +143,9 @@ private:
   std::size_t mask_ = 0;
   std::size_t size_ = 0;
 };
+
+/// The record of an indexed command: its versions follow from its stream's positions,
+/// since a command's events are contiguous in one stream.
+command_record command_record_of(const stream_table& streams, const command_table::entry& found);
 
 }  // namespace tally::store

@@ -1,12 +1,15 @@
 // The in-memory journal: the reference backend for tests and the in-memory benchmark.
 // Same contract as every other backend (include/tally/journal.hpp), minus durability.
 // It keeps the store's shared batches themselves (no copy of any event) and indexes
-// them by position, stream version and command id.
+// them by position, stream version and command id, with the file journal's open
+// addressing tables (store/journal_index.hpp): no allocation per command, and no
+// rehash of a million nodes at once.
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
 
+#include "store/journal_index.hpp"
 #include "tally/assert.hpp"
 #include "tally/journal.hpp"
 
@@ -25,28 +28,32 @@ public:
     TALLY_ASSERT(!events.empty() && events.size() <= append_batch_events_max);
     std::unique_lock guard{mutex_};
     TALLY_ASSERT(events.front().position == head_ + 1);
+    commands_.reserve(commands_.size() + events.size());
     for (const auto& event : events) {
       TALLY_ASSERT(event.position == head_ + 1);
-      auto& positions = streams_[event.stream_id];
+      const std::uint32_t stream =
+        streams_.intern(event.stream_id, store::stream_table::hash(event.stream_id));
+      auto& positions = streams_[stream].positions;
       TALLY_ASSERT(event.stream_version == positions.size() + 1);
       positions.push_back(event.position);
       ++head_;
       if (event.command.is_nil())
         continue;  // no command, no dedup record (same as the file journal)
-      auto [it, inserted] = commands_.try_emplace(event.command);
-      auto& record = it->second;
-      if (inserted) {
-        record.stream_id = event.stream_id;
-        record.command_hash = event.command_hash;
-        record.first_version = event.stream_version;
-        record.first_position = event.position;
-      } else {
-        // One command's events are contiguous in one stream (a single append).
-        TALLY_ASSERT(record.stream_id == event.stream_id);
-        TALLY_ASSERT(record.last_position + 1 == event.position);
+      const auto hash = store::command_table::hash(event.command);
+      std::size_t slot = 0;
+      if (commands_.find(event.command, hash, &slot) != nullptr) {
+        // A command's next event: they are contiguous in one stream (a single append).
+        auto* known = commands_.find(event.command, hash);
+        TALLY_ASSERT(known->stream == stream);
+        TALLY_ASSERT(known->last_position() + 1 == event.position);
+        ++known->events;
+        continue;
       }
-      record.last_version = event.stream_version;
-      record.last_position = event.position;
+      auto& added = commands_.insert_at(event.command, slot);
+      added.command_hash = event.command_hash;
+      added.first_position = event.position;
+      added.events = 1;
+      added.stream = stream;
     }
     batch_first_positions_.push_back(events.front().position);
     batches_.push_back(batch);
@@ -59,10 +66,10 @@ public:
     TALLY_ASSERT(max_count <= read_events_max);
     std::shared_lock guard{mutex_};
     std::vector<recorded_event> out;
-    auto it = streams_.find(std::string{stream_id});
-    if (it == streams_.end())
+    const auto* found = streams_.positions(stream_id);
+    if (found == nullptr)
       return out;
-    const auto& positions = it->second;
+    const auto& positions = *found;
     std::uint64_t first = from_version == 0 ? 1 : from_version;
     for (std::uint64_t version = first; version <= positions.size() && out.size() < max_count;
          ++version)
@@ -88,22 +95,24 @@ public:
 
   std::uint64_t stream_version(std::string_view stream_id) const override {
     std::shared_lock guard{mutex_};
-    auto it = streams_.find(std::string{stream_id});
-    return it == streams_.end() ? 0 : it->second.size();
+    const auto* positions = streams_.positions(stream_id);
+    return positions == nullptr ? 0 : positions->size();
   }
 
   std::optional<command_record> find_command(const command_id& command) const override {
     std::shared_lock guard{mutex_};
-    auto it = commands_.find(command);
-    if (it == commands_.end())
+    if (command.is_nil())
       return std::nullopt;
-    return it->second;
+    const auto* found = commands_.find(command, store::command_table::hash(command));
+    if (found == nullptr)
+      return std::nullopt;
+    return store::command_record_of(streams_, *found);
   }
 
   status save_snapshot(const snapshot& saved) override {
     std::unique_lock guard{mutex_};
-    auto it = streams_.find(saved.stream_id);
-    TALLY_ASSERT(it != streams_.end() && saved.stream_version <= it->second.size());
+    const auto* positions = streams_.positions(saved.stream_id);
+    TALLY_ASSERT(positions != nullptr && saved.stream_version <= positions->size());
     snapshots_[saved.stream_id] = saved;
     return status::ok();
   }
@@ -135,8 +144,8 @@ private:
   std::uint64_t head_ = 0;
   std::vector<event_batch> batches_;                   // in position order
   std::vector<std::uint64_t> batch_first_positions_;  // first position of batches_[i]
-  std::unordered_map<std::string, std::vector<std::uint64_t>> streams_;  // version-1 -> position
-  std::unordered_map<command_id, command_record> commands_;
+  store::stream_table streams_;    // stream id -> positions by version
+  store::command_table commands_;  // command id -> its events
   std::unordered_map<std::string, snapshot> snapshots_;
 };
 
