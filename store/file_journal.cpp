@@ -736,6 +736,7 @@ void file_journal::reset_indexes() {
 status file_journal::write_checkpoint() {
   if (!host_is_little_endian)
     return status::ok();
+  commands_.finish_growth();  // the checkpoint holds one table
   std::string final_path = join_path(options_.directory, checkpoint_file_name);
   std::string temporary_path = final_path + std::string{temporary_file_suffix};
   auto exists = fs_.file_exists(temporary_path);

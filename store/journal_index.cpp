@@ -109,8 +109,19 @@ const command_table::entry* command_table::find(const command_id& id, std::uint6
     if (candidate.high == 0 && candidate.low == 0) {
       if (slot_out != nullptr)
         *slot_out = slot;
-      return nullptr;
+      break;
     }
+  }
+  if (previous_ == nullptr)
+    return nullptr;
+  // Not moved yet, or moved: then it was found above. `*slot_out` stays the current
+  // table's free slot (no insert follows a hit).
+  for (std::size_t slot = hash & previous_mask_;; slot = (slot + 1) & previous_mask_) {
+    const entry& candidate = previous_[slot];
+    if (candidate.high == id.high && candidate.low == id.low)
+      return &candidate;
+    if (candidate.high == 0 && candidate.low == 0)
+      return nullptr;
   }
 }
 
@@ -122,7 +133,37 @@ command_table::entry& command_table::insert_at(const command_id& id, std::size_t
   added.high = id.high;
   added.low = id.low;
   ++size_;
+  // After placing `added`: moves only fill other free slots, so it stays where it is.
+  if (previous_ != nullptr)
+    move_previous(growth_moves_per_insert);
   return added;
+}
+
+void command_table::place(const entry& moving) noexcept {
+  std::size_t slot = hash(command_id{moving.high, moving.low}) & mask_;
+  while (slots_[slot].high != 0 || slots_[slot].low != 0)
+    slot = (slot + 1) & mask_;
+  slots_[slot] = moving;
+}
+
+void command_table::move_previous(std::size_t count) noexcept {
+  TALLY_ASSERT(previous_ != nullptr);
+  const std::size_t end = std::min(previous_capacity_, moved_ + count);
+  for (; moved_ < end; ++moved_) {
+    const entry& moving = previous_[moved_];
+    if (moving.high != 0 || moving.low != 0)
+      place(moving);
+  }
+  if (moved_ == previous_capacity_) {
+    release(previous_memory_);
+    previous_ = nullptr;
+    previous_capacity_ = previous_mask_ = moved_ = 0;
+  }
+}
+
+void command_table::finish_growth() noexcept {
+  if (previous_ != nullptr)
+    move_previous(previous_capacity_);
 }
 
 void command_table::reserve(std::size_t count) {
@@ -130,26 +171,25 @@ void command_table::reserve(std::size_t count) {
   // cache lines per probe sequence).
   if (count * 4 <= capacity_ * 3)
     return;
+  finish_growth();
   std::size_t capacity = capacity_ == 0 ? 64 : capacity_;
   while (count * 4 > capacity * 3)
     capacity *= 2;
   table_memory memory = allocate(capacity);
-  entry* larger = memory.slots;
-  std::size_t mask = capacity - 1;
-  for (std::size_t i = 0; i < capacity_; ++i) {
-    const entry& moving = slots_[i];
-    if (moving.high == 0 && moving.low == 0)
-      continue;
-    std::size_t slot = hash(command_id{moving.high, moving.low}) & mask;
-    while (larger[slot].high != 0 || larger[slot].low != 0)
-      slot = (slot + 1) & mask;
-    larger[slot] = moving;
-  }
-  release(memory_);
+  // The current table becomes the previous one; the inserts that follow move it over.
+  previous_memory_ = memory_;
+  previous_ = slots_;
+  previous_capacity_ = capacity_;
+  previous_mask_ = mask_;
+  moved_ = 0;
   memory_ = memory;
-  slots_ = larger;
+  slots_ = memory.slots;
   capacity_ = capacity;
-  mask_ = mask;
+  mask_ = capacity - 1;
+  if (previous_capacity_ == 0) {
+    previous_memory_ = table_memory{};
+    previous_ = nullptr;
+  }
 }
 
 command_table::entry* command_table::assign_raw(std::size_t capacity, std::size_t size) {
@@ -157,7 +197,7 @@ command_table::entry* command_table::assign_raw(std::size_t capacity, std::size_
       || capacity > (SIZE_MAX / sizeof(entry)))
     return nullptr;
   table_memory memory = allocate(capacity);
-  release(memory_);
+  clear();
   memory_ = memory;
   slots_ = memory.slots;
   capacity_ = capacity;

@@ -9,7 +9,10 @@
 //                  Open addressing with the 40-byte entries inline (one cache miss per
 //                  probe), the nil id marking empty slots (nil commands are never
 //                  indexed). A command's events are contiguous in one stream, so its
-//                  versions and last position follow from these fields.
+//                  versions and last position follow from these fields. It grows in
+//                  steps: after a doubling, every insert moves a few entries of the
+//                  previous table over, so no append waits for millions of moves at
+//                  once (140 ms at 1 M commands when it moved them all in one go).
 //
 // Not thread-safe: the journal guards them with its shared mutex.
 #pragma once
@@ -22,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "tally/assert.hpp"
 #include "tally/event.hpp"
 #include "tally/ids.hpp"
 
@@ -81,30 +85,46 @@ public:
   static std::uint64_t hash(const command_id& id) noexcept;
 
   command_table() = default;
-  ~command_table() { release(memory_); }
+  ~command_table() {
+    release(memory_);
+    release(previous_memory_);
+  }
   command_table(const command_table&) = delete;
   command_table& operator=(const command_table&) = delete;
 
   /// The entry of `id` (not nil), or nullptr; `*slot` is set to where the probe
   /// ended: the entry's slot, or the empty slot where insert_at() may put `id`.
+  /// The pointer is valid until the next insert_at(), reserve() or finish_growth(),
+  /// which may move the entry: change it before calling them.
   const entry* find(const command_id& id, std::uint64_t hash, std::size_t* slot = nullptr) const
     noexcept;
   entry* find(const command_id& id, std::uint64_t hash) noexcept {
     return const_cast<entry*>(static_cast<const command_table*>(this)->find(id, hash));
   }
   /// Inserts `id` (not present, not nil), probing from `slot`: a slot find() returned
-  /// with no insert_at() or reserve() since, or the id's home slot. Never grows.
+  /// since the last reserve(), or the id's home slot. Never grows; moves up to
+  /// growth_moves_per_insert slots of the previous table.
   entry& insert_at(const command_id& id, std::size_t slot) noexcept;
   /// The slot probing for `hash` starts at.
   std::size_t home(std::uint64_t hash) const noexcept { return hash & mask_; }
   /// Removes every entry and frees the table.
   void clear() noexcept {
     release(memory_);
-    slots_ = nullptr;
-    capacity_ = mask_ = size_ = 0;
+    release(previous_memory_);
+    slots_ = previous_ = nullptr;
+    capacity_ = mask_ = size_ = previous_capacity_ = previous_mask_ = moved_ = 0;
   }
-  /// Makes room for `count` entries in total without growing later (grows now).
+  /// Makes room for `count` entries in total without growing later: a larger table
+  /// now, its entries moved over by the inserts that follow (a growth still under
+  /// way is finished first).
   void reserve(std::size_t count);
+  /// Moves what is left of the previous table (before slots() or a load test).
+  void finish_growth() noexcept;
+  /// Whether entries of a previous table are still to be moved.
+  bool growing() const noexcept { return previous_ != nullptr; }
+  /// Slots of the previous table each insert_at() moves: a table of C slots is moved
+  /// after C / 8 inserts, well before the 3 C / 4 inserts that make it grow again.
+  static constexpr std::size_t growth_moves_per_insert = 8;
   /// Starts loading the cache lines a probe for `hash` reads first (at load 0.6 an
   /// unsuccessful probe reads about 3.6 entries: usually two lines).
   void prefetch(std::uint64_t hash) const noexcept {
@@ -117,8 +137,12 @@ public:
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }
 
-  /// The slots, for writing an index checkpoint (empty slots are all zero).
-  const entry* slots() const noexcept { return slots_; }
+  /// The slots, for writing an index checkpoint (empty slots are all zero); only
+  /// after finish_growth().
+  const entry* slots() const noexcept {
+    TALLY_ASSERT(!growing());
+    return slots_;
+  }
   /// Replaces the table with `capacity` (a power of two >= 64) zeroed slots holding
   /// `size` entries that the caller writes into the returned slots (loading an index
   /// checkpoint). Returns nullptr when the numbers are not a valid table.
@@ -136,12 +160,24 @@ private:
   };
   static table_memory allocate(std::size_t capacity);
   static void release(table_memory& memory) noexcept;
+  /// Moves previous-table slots [moved_, end) into the current table, at most `count`.
+  void move_previous(std::size_t count) noexcept;
+  /// Places `moving` (not in the current table) at its first free slot from its home.
+  void place(const entry& moving) noexcept;
 
   table_memory memory_;
   entry* slots_ = nullptr;
   std::size_t capacity_ = 0;  // a power of two, or 0
   std::size_t mask_ = 0;
-  std::size_t size_ = 0;
+  std::size_t size_ = 0;  // entries in both tables together (each is in one)
+  // The table before the last doubling while its entries move over: find() looks here
+  // after the current table; slots below moved_ were moved (copies left behind are
+  // never found: the current table is searched first).
+  table_memory previous_memory_;
+  entry* previous_ = nullptr;
+  std::size_t previous_capacity_ = 0;
+  std::size_t previous_mask_ = 0;
+  std::size_t moved_ = 0;
 };
 
 /// The record of an indexed command: its versions follow from its stream's positions,
