@@ -2,8 +2,8 @@
 // Same contract as every other backend (include/tally/journal.hpp), minus durability.
 // It keeps the store's shared batches themselves (no copy of any event) and indexes
 // them by position, stream version and command id, with the file journal's open
-// addressing tables (store/journal_index.hpp): no allocation per command. (The command
-// table still doubles in one step: ~140 ms at 1 M commands, docs/benchmarks.md.)
+// addressing tables (store/journal_index.hpp): no allocation per command, and growth
+// in steps.
 #include <algorithm>
 #include <mutex>
 #include <shared_mutex>
