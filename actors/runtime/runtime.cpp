@@ -5,6 +5,8 @@
 
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "actors/projections/bank_read_models.hpp"
 #include "actors/transfer/transfer_manager.hpp"
 #include "tally/assert.hpp"
@@ -132,6 +134,12 @@ std::shared_ptr<checkpoint_store> make_memory_checkpoint_store() {
 
 void runtime::prepare(caf::actor_system_config& config) {
   add_error_category(config);
+  // spdlog's registry is a function-local static in libspdlog.so, built by the first
+  // log call. Build it here, before the actor system starts its threads: the first
+  // warning (a failed checkpoint save, say) may come from two workers at once, and
+  // the library's uninstrumented guard check hides the ordering from ThreadSanitizer,
+  // which then reports the registry's construction as a race with the logger's level.
+  spdlog::default_logger_raw();
 }
 
 void runtime::configure_private(caf::actor_system_config& config, std::size_t worker_threads) {

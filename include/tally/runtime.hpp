@@ -95,7 +95,8 @@ private:
 class runtime {
 public:
   /// Adds what Tally needs to a host's actor system configuration (the "tally" error
-  /// category, so errors render by name). Call before constructing the actor_system.
+  /// category, so errors render by name) and builds spdlog's registry while only the
+  /// calling thread exists. Call before constructing the actor_system.
   static void prepare(caf::actor_system_config& config);
 
   /// A configuration for a private actor system: `worker_threads` scheduler threads
