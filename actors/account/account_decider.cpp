@@ -1,7 +1,7 @@
 // The pure account decider: decide(state, command) -> events | rule broken, and
 // evolve(state, event) -> state. No CAF, no I/O.
-#include <cstring>
 
+#include "messages/byte_codec.hpp"
 #include "tally/assert.hpp"
 #include "tally/bank.hpp"
 #include "tally/ids.hpp"
@@ -19,19 +19,6 @@ overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr std::size_t amount_bytes = sizeof(money);
 static_assert(amount_bytes == 8, "payload encodes amounts as 8 bytes");
-
-void put_money(std::string& out, money value) {
-  auto bits = static_cast<std::uint64_t>(value);
-  for (std::size_t i = 0; i < amount_bytes; ++i)
-    out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
-}
-
-money get_money(std::string_view in) {
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < amount_bytes; ++i)
-    bits |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return static_cast<money>(bits);
-}
 
 // The rules shared by every command addressed to an existing, open account.
 error_code check_open(const account_state& state) {
@@ -79,12 +66,12 @@ std::uint64_t fingerprint(const account_command& command) noexcept {
   bytes += target_account(command);
   bytes.push_back('\0');
   auto transfer_step = [&](const std::string& transfer_id, money amount) {
-    put_money(bytes, amount);
+    append_i64_le(bytes, amount);
     bytes += transfer_id;
   };
   std::visit(overloaded{
-               [&](const deposit_money& x) { put_money(bytes, x.amount); },
-               [&](const withdraw_money& x) { put_money(bytes, x.amount); },
+               [&](const deposit_money& x) { append_i64_le(bytes, x.amount); },
+               [&](const withdraw_money& x) { append_i64_le(bytes, x.amount); },
                [&](const debit_for_transfer& x) { transfer_step(x.transfer_id, x.amount); },
                [&](const credit_for_transfer& x) { transfer_step(x.transfer_id, x.amount); },
                [&](const refund_for_transfer& x) { transfer_step(x.transfer_id, x.amount); },
@@ -140,18 +127,18 @@ money in_flight_change(const account_event& event) noexcept {
 std::string encode_payload(const account_event& event) {
   std::string out;
   std::visit(overloaded{
-               [&](const money_deposited& x) { put_money(out, x.amount); },
-               [&](const money_withdrawn& x) { put_money(out, x.amount); },
+               [&](const money_deposited& x) { append_i64_le(out, x.amount); },
+               [&](const money_withdrawn& x) { append_i64_le(out, x.amount); },
                [&](const money_debited_for_transfer& x) {
-                 put_money(out, x.amount);
+                 append_i64_le(out, x.amount);
                  out += x.transfer_id;
                },
                [&](const money_credited_for_transfer& x) {
-                 put_money(out, x.amount);
+                 append_i64_le(out, x.amount);
                  out += x.transfer_id;
                },
                [&](const money_refunded_for_transfer& x) {
-                 put_money(out, x.amount);
+                 append_i64_le(out, x.amount);
                  out += x.transfer_id;
                },
                [&](const transfer_settled& x) { out += x.transfer_id; },
@@ -179,18 +166,18 @@ result<account_event> decode_event(std::string_view type, std::uint16_t schema_v
   if (type == "account_closed" && expect_size(0))
     return account_event{account_closed{}};
   if (type == "money_deposited" && expect_size(amount_bytes))
-    return account_event{money_deposited{get_money(payload)}};
+    return account_event{money_deposited{load_i64_le(payload)}};
   if (type == "money_withdrawn" && expect_size(amount_bytes))
-    return account_event{money_withdrawn{get_money(payload)}};
+    return account_event{money_withdrawn{load_i64_le(payload)}};
   if (type == "money_debited_for_transfer")
     if (auto id = transfer_id_after(amount_bytes))
-      return account_event{money_debited_for_transfer{std::move(*id), get_money(payload)}};
+      return account_event{money_debited_for_transfer{std::move(*id), load_i64_le(payload)}};
   if (type == "money_credited_for_transfer")
     if (auto id = transfer_id_after(amount_bytes))
-      return account_event{money_credited_for_transfer{std::move(*id), get_money(payload)}};
+      return account_event{money_credited_for_transfer{std::move(*id), load_i64_le(payload)}};
   if (type == "money_refunded_for_transfer")
     if (auto id = transfer_id_after(amount_bytes))
-      return account_event{money_refunded_for_transfer{std::move(*id), get_money(payload)}};
+      return account_event{money_refunded_for_transfer{std::move(*id), load_i64_le(payload)}};
   if (type == "transfer_settled")
     if (auto id = transfer_id_after(0))
       return account_event{transfer_settled{std::move(*id)}};
@@ -214,15 +201,12 @@ std::string_view to_string(account_status status) noexcept {
 std::string encode_state(const account_state& state) {
   std::string out;
   out.push_back(static_cast<char>(state.status));
-  put_money(out, state.balance);
-  auto count = static_cast<std::uint32_t>(state.outgoing_transfers.size());
-  for (std::size_t i = 0; i < 4; ++i)
-    out.push_back(static_cast<char>((count >> (8 * i)) & 0xFF));
+  append_i64_le(out, state.balance);
+  append_u32_le(out, static_cast<std::uint32_t>(state.outgoing_transfers.size()));
   for (const auto& [transfer_id, amount] : state.outgoing_transfers) {
-    TALLY_ASSERT(!transfer_id.empty() && transfer_id.size() <= 255);
-    out.push_back(static_cast<char>(transfer_id.size()));
-    out += transfer_id;
-    put_money(out, amount);
+    TALLY_ASSERT(!transfer_id.empty());
+    append_short_text(out, transfer_id);
+    append_i64_le(out, amount);
   }
   return out;
 }
@@ -235,27 +219,21 @@ std::optional<account_state> decode_state(std::string_view bytes) {
     return std::nullopt;
   account_state state;
   state.status = static_cast<account_status>(status_byte);
-  state.balance = get_money(bytes.substr(1));
-  std::uint32_t count = 0;
-  for (std::size_t i = 0; i < 4; ++i)
-    count |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[1 + amount_bytes + i]))
-             << (8 * i);
+  state.balance = load_i64_le(bytes.substr(1));
+  const std::uint32_t count = load_u32_le(bytes.substr(1 + amount_bytes));
   if (count > outgoing_transfers_max)
     return std::nullopt;
   auto rest = bytes.substr(1 + amount_bytes + 4);
   for (std::uint32_t i = 0; i < count; ++i) {
-    if (rest.empty())
+    std::string transfer_id;
+    if (!take_short_text(rest, transfer_id) || transfer_id.empty() || rest.size() < amount_bytes)
       return std::nullopt;
-    auto length = static_cast<std::size_t>(static_cast<unsigned char>(rest[0]));
-    if (length == 0 || rest.size() < 1 + length + amount_bytes)
-      return std::nullopt;
-    std::string transfer_id{rest.substr(1, length)};
-    auto amount = get_money(rest.substr(1 + length));
+    auto amount = load_i64_le(rest);
+    rest.remove_prefix(amount_bytes);
     auto total = checked_add(state.outgoing_total, amount);
     if (amount <= 0 || !total || !state.outgoing_transfers.emplace(std::move(transfer_id), amount).second)
       return std::nullopt;
     state.outgoing_total = *total;
-    rest.remove_prefix(1 + length + amount_bytes);
   }
   if (!rest.empty() || state.balance < 0 || !checked_add(state.balance, state.outgoing_total)
       || (state.status != account_status::open

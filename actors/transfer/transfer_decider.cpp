@@ -1,6 +1,7 @@
 // The pure transfer decider (tally/transfer.hpp). No CAF, no I/O.
 #include "tally/transfer.hpp"
 
+#include "messages/byte_codec.hpp"
 #include "tally/assert.hpp"
 #include "tally/bank.hpp"
 
@@ -17,50 +18,20 @@ overloaded(Ts...) -> overloaded<Ts...>;
 
 constexpr std::size_t amount_bytes = sizeof(money);
 
-void put_money(std::string& out, money value) {
-  auto bits = static_cast<std::uint64_t>(value);
-  for (std::size_t i = 0; i < amount_bytes; ++i)
-    out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
-}
-
-money get_money(std::string_view in) {
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < amount_bytes; ++i)
-    bits |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
-  return static_cast<money>(bits);
-}
-
-void put_short_text(std::string& out, const std::string& text) {
-  TALLY_ASSERT(text.size() <= 255);
-  out.push_back(static_cast<char>(text.size()));
-  out += text;
-}
-
-bool get_short_text(std::string_view& in, std::string& text) {
-  if (in.empty())
-    return false;
-  auto length = static_cast<std::size_t>(static_cast<unsigned char>(in[0]));
-  if (in.size() < 1 + length)
-    return false;
-  text.assign(in.substr(1, length));
-  in.remove_prefix(1 + length);
-  return true;
-}
-
 // source, target, amount as in transfer_requested's payload.
 void put_request(std::string& out, const std::string& source, const std::string& target,
                  money amount) {
-  put_money(out, amount);
-  put_short_text(out, source);
-  put_short_text(out, target);
+  append_i64_le(out, amount);
+  append_short_text(out, source);
+  append_short_text(out, target);
 }
 
 bool get_request(std::string_view& in, std::string& source, std::string& target, money& amount) {
   if (in.size() < amount_bytes)
     return false;
-  amount = get_money(in);
+  amount = load_i64_le(in);
   in.remove_prefix(amount_bytes);
-  return get_short_text(in, source) && get_short_text(in, target);
+  return take_short_text(in, source) && take_short_text(in, target);
 }
 
 // A reason stored in an event is the code that refused a step (a rule such as

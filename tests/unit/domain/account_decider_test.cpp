@@ -112,6 +112,37 @@ TEST(account_decider, state_encoding_round_trips_and_rejects_garbage) {
   EXPECT_FALSE(decode_state(encode_state(open_with(5)).substr(0, 8)));
 }
 
+// The snapshot layout of docs/log_format.md ("Snapshot states", account format 2), byte
+// for byte: snapshots written before a codec change must still decode.
+TEST(account_decider, state_encoding_is_the_documented_layout_and_every_truncation_is_refused) {
+  auto state = open_with(0x0102030405060708);
+  state.outgoing_transfers = {{"t1", 0x20}, {"transfer-2", 0x0100}};
+  state.outgoing_total = 0x120;
+  const std::string expected = std::string{"\x01", 1}                      // status: open
+                               + std::string{"\x08\x07\x06\x05\x04\x03\x02\x01", 8}  // balance
+                               + std::string{"\x02\x00\x00\x00", 4}          // 2 transfers
+                               + std::string{"\x02t1", 3} + std::string{"\x20\0\0\0\0\0\0\0", 8}
+                               + std::string{"\x0atransfer-2", 11}
+                               + std::string{"\x00\x01\0\0\0\0\0\0", 8};
+  const std::string encoded = encode_state(state);
+  EXPECT_EQ(encoded, expected);
+  auto decoded = decode_state(encoded);
+  ASSERT_TRUE(decoded);
+  EXPECT_EQ(*decoded, state);
+  for (std::size_t size = 0; size < encoded.size(); ++size)
+    EXPECT_FALSE(decode_state(encoded.substr(0, size))) << "a prefix of " << size << " bytes";
+  EXPECT_FALSE(decode_state(encoded + '\0')) << "trailing bytes";
+  // Well-formed but for one rule each: an empty transfer id, one id twice.
+  const std::string open_at_zero = encode_state(open_with(0)).substr(0, 1 + 8);
+  const std::string one = std::string{"\x01\0\0\0\0\0\0\0", 8};
+  const std::string one_transfer = open_at_zero + std::string{"\x01\0\0\0", 4};
+  const std::string two_transfers = open_at_zero + std::string{"\x02\0\0\0", 4};
+  EXPECT_TRUE(decode_state(one_transfer + "\x02t1" + one));
+  EXPECT_FALSE(decode_state(one_transfer + std::string{"\0", 1} + one)) << "an empty transfer id";
+  EXPECT_FALSE(decode_state(two_transfers + "\x02t1" + one + "\x02t1" + one))
+    << "one transfer id twice";
+}
+
 TEST(account_decider, fingerprint_depends_on_every_field) {
   EXPECT_EQ(fingerprint(deposit_money{"a", 5}), fingerprint(deposit_money{"a", 5}));
   EXPECT_NE(fingerprint(deposit_money{"a", 5}), fingerprint(deposit_money{"a", 6}));
