@@ -4,10 +4,13 @@
 // at the batch size the journal actually formed, in the same directory.
 //
 // usage: durable_bench [--data-dir DIR] [--accounts N] [--clients C] [--commands T]
-//                      [--threads W] [--dist uniform|zipf|both]
+//                      [--threads W] [--dist uniform|zipf|both] [--preallocate-bytes B]
+// --preallocate-bytes sets file_journal_options::preallocate_bytes (default: the
+// journal's default; 0: off); the raw baseline then writes into a preallocated file too.
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "app/load-drivers/embedded_driver.hpp"
@@ -33,20 +36,41 @@ std::uint64_t parse_number(const std::string& flag, const char* text) {
   return value;
 }
 
+/// Bytes of a segment up to its last non-zero byte: its records without the zeros
+/// preallocated after them.
+std::uint64_t bytes_before_zero_tail(const std::filesystem::path& path) {
+  std::ifstream in{path, std::ios::binary};
+  std::uint64_t end = std::filesystem::file_size(path);
+  std::string chunk(64 * 1024, '\0');
+  while (end > 0) {
+    std::uint64_t begin = end > chunk.size() ? end - chunk.size() : 0;
+    in.seekg(static_cast<std::streamoff>(begin));
+    in.read(chunk.data(), static_cast<std::streamsize>(end - begin));
+    auto last = std::string_view{chunk.data(), static_cast<std::size_t>(end - begin)}
+                  .find_last_not_of('\0');
+    if (last != std::string_view::npos)
+      return begin + last + 1;
+    end = begin;
+  }
+  return 0;
+}
+
 std::uint64_t directory_bytes(const std::filesystem::path& directory) {
   std::uint64_t bytes = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(directory))
     if (entry.is_regular_file() && entry.path().extension() == ".log")
-      bytes += entry.file_size();
+      bytes += bytes_before_zero_tail(entry.path());
   return bytes;
 }
 
 void run_one(caf::actor_system& system, const std::filesystem::path& base,
-             workload_parameters workload) {
+             workload_parameters workload, std::uint64_t preallocate_bytes) {
   auto directory = base / ("journal-" + std::string{to_string(workload.distribution)});
   std::filesystem::remove_all(directory);
   recovery_report report;
-  auto opened = open_file_journal(posix_file_system(), file_journal_options{directory.string()}, &report);
+  file_journal_options journal_options{directory.string()};
+  journal_options.preallocate_bytes = preallocate_bytes;
+  auto opened = open_file_journal(posix_file_system(), journal_options, &report);
   if (!opened)
     fail("cannot open journal: " + opened.error().to_string());
   runtime_config config;
@@ -91,12 +115,13 @@ void run_one(caf::actor_system& system, const std::filesystem::path& base,
   raw.batch_sizes = {static_cast<std::uint32_t>(std::max(1.0, mean_batch + 0.5))};
   raw.record_bytes = static_cast<std::uint32_t>(std::max<std::uint64_t>(16, bytes_per_event));
   raw.duration_per_batch_size_s = 3.0;
+  raw.preparation = preallocate_bytes > 0 ? file_preparation::preallocated : file_preparation::appended;
   auto baseline = run_fsync_baseline(raw);
   if (!baseline)
     fail("fsync baseline: " + baseline.error());
   const auto& b = baseline.value().front();
-  std::printf("  fsync-raw at batch %u, %u-byte records: %.0f events/s, fdatasync p50 %.0f us p99 %.0f us\n",
-              b.batch_size, raw.record_bytes, b.events_per_s, b.fdatasync_latency_us_p50,
+  std::printf("  fsync-raw (%s file) at batch %u, %u-byte records: %.0f events/s, fdatasync p50 %.0f us p99 %.0f us\n",
+              std::string{to_string(raw.preparation)}.c_str(), b.batch_size, raw.record_bytes, b.events_per_s, b.fdatasync_latency_us_p50,
               b.fdatasync_latency_us_p99);
   std::printf("  ratio journal events/s / fsync-raw events/s = %.0f / %.0f = %.3f\n",
               journal_events_per_s, b.events_per_s, journal_events_per_s / b.events_per_s);
@@ -111,6 +136,7 @@ int main(int argc, char** argv) {
   std::string data_dir = "bench-data";
   std::string dist = "both";
   std::size_t threads = 0;
+  std::uint64_t preallocate_bytes = preallocate_bytes_default;
   for (int i = 1; i + 1 < argc + 1; ++i) {
     std::string flag = argv[i];
     if (i + 1 >= argc)
@@ -128,6 +154,8 @@ int main(int argc, char** argv) {
       threads = parse_number(flag, value);
     else if (flag == "--dist")
       dist = value;
+    else if (flag == "--preallocate-bytes")
+      preallocate_bytes = parse_number(flag, value);
     else
       fail("unknown flag " + flag);
   }
@@ -148,7 +176,7 @@ int main(int argc, char** argv) {
     if (dist != "both" && dist != to_string(distribution))
       continue;
     workload.distribution = distribution;
-    run_one(system, data_dir, workload);
+    run_one(system, data_dir, workload, preallocate_bytes);
   }
   return 0;
 }

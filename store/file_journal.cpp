@@ -72,6 +72,19 @@ status corrupt(std::string message) {
   return status{error_code::journal_corrupt, std::move(message)};
 }
 
+/// Writes `count` zero bytes at `offset` (preallocation), in bounded chunks.
+status write_zeros(file& handle, std::uint64_t offset, std::uint64_t count) {
+  static const std::string zeros(1024 * 1024, '\0');
+  while (count > 0) {
+    auto chunk = static_cast<std::size_t>(std::min<std::uint64_t>(count, zeros.size()));
+    if (auto written = handle.write_at(offset, std::string_view{zeros.data(), chunk}))
+      return written;
+    offset += chunk;
+    count -= chunk;
+  }
+  return status::ok();
+}
+
 bool ends_with(std::string_view text, std::string_view suffix) {
   return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
 }
@@ -85,6 +98,9 @@ struct segment_state {
   std::vector<std::uint32_t> record_offsets;
   /// End of the committed bytes; the appender writes here next.
   std::uint64_t end_offset = 0;
+  /// The file holds zeros from end_offset up to here (preallocated); at most
+  /// end_offset means none.
+  std::uint64_t zeroed_end = 0;
 
   std::uint64_t record_end(std::size_t index) const {
     return index + 1 < record_offsets.size() ? record_offsets[index + 1] : end_offset;
@@ -176,6 +192,8 @@ private:
   void index_batch(const std::vector<index_entry>& entries);
   // Enters the fail-stop state and returns the error every later append returns.
   status fail(const status& cause);
+  /// Cuts a segment that is about to be sealed back to its last record.
+  status seal_segment(segment_state& segment);
   status start_segment(std::uint64_t first_position);
   status recover_segments(recovery_report& report);
   // Loads index.checkpoint when it matches the segments in `found` (sorted): fills
@@ -345,6 +363,19 @@ status file_journal::fail(const status& cause) {
   return status{error_code::store_unavailable, "journal stopped after a failed write: " + failure_};
 }
 
+status file_journal::seal_segment(segment_state& segment) {
+  // A sealed segment ends with its last record: readers of old segments (verify,
+  // inspect, the index checkpoint's size check) see exactly the committed bytes.
+  if (segment.zeroed_end <= segment.end_offset)
+    return status::ok();
+  if (auto cut = segment.handle->truncate(segment.end_offset))
+    return cut;
+  if (auto synced = segment.handle->sync())
+    return synced;
+  segment.zeroed_end = segment.end_offset;
+  return status::ok();
+}
+
 status file_journal::start_segment(std::uint64_t first_position) {
   std::string path = join_path(options_.directory, segment_file_name(first_position));
   auto opened = fs_.open_file(path, file_access::read_write, file_creation::create_exclusive);
@@ -402,15 +433,28 @@ status file_journal::append_batch(const std::vector<recorded_event>& events) {
   if (segments_.empty()
       || (segments_.back()->end_offset > segment_header_bytes
           && segments_.back()->end_offset + batch_bytes > options_.segment_bytes_max)) {
+    if (!segments_.empty())
+      if (auto sealed = seal_segment(*segments_.back()))
+        return fail(sealed);
     if (auto started = start_segment(events.front().position))
       return fail(started);
   }
   segment_state& segment = *segments_.back();
-  // One write and one fdatasync for the whole batch: this is the group commit.
+  // One write and one fdatasync for the whole batch: this is the group commit. Past
+  // the zero-filled part, the same sync also makes the next stretch of zeros durable.
+  const std::uint64_t batch_end = segment.end_offset + batch_bytes;
+  std::uint64_t zeroed_end = std::max(segment.zeroed_end, segment.end_offset);
   if (auto written = segment.handle->write_at(segment.end_offset, encoded_))
     return fail(written);
+  if (batch_end > zeroed_end && options_.preallocate_bytes > 0) {
+    zeroed_end = std::max(batch_end, std::min(batch_end + options_.preallocate_bytes,
+                                              options_.segment_bytes_max));
+    if (auto written = write_zeros(*segment.handle, batch_end, zeroed_end - batch_end))
+      return fail(written);
+  }
   if (auto synced = segment.handle->sync())
     return fail(synced);
+  segment.zeroed_end = zeroed_end;
   std::unique_lock guard{mutex_};
   std::uint64_t offset = segment.end_offset;
   for (const auto& event : events) {
@@ -1174,6 +1218,19 @@ status file_journal::recover_segments(recovery_report& report) {
     report.bytes_scanned += scan.file_bytes - std::min(scan.file_bytes, resume_offset);
     segment->end_offset = scan.valid_bytes;
     if (!scan.has_problem) {
+      if (scan.zero_tail_bytes > 0 && !is_last) {
+        // Sealed while its preallocated zeros were still there (a crash before
+        // seal_segment's cut was durable): cut them now, as sealing would have.
+        if (auto cut = segment->handle->truncate(scan.valid_bytes))
+          return cut;
+        if (auto synced = segment->handle->sync())
+          return synced;
+        report.actions.push_back(recovery_action{
+          path, scan.valid_bytes, scan.zero_tail_bytes,
+          "preallocated zeros after the last record of a sealed segment cut"});
+      } else {
+        segment->zeroed_end = scan.valid_bytes + scan.zero_tail_bytes;
+      }
       segments_.push_back(std::move(segment));
       continue;
     }

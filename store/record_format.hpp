@@ -30,6 +30,9 @@ inline constexpr std::size_t record_length_offset = 8;
 inline constexpr std::size_t record_type_offset = 12;
 static_assert(4 + 4 + 4 + 1 == record_header_bytes);
 static_assert(record_type_offset + 1 == record_header_bytes);
+// A record's first byte (the magic's low byte, little-endian) is never zero: a zero byte
+// where a record would start marks the preallocated, zero-filled end of a segment.
+static_assert((record_magic & 0xFFU) != 0);
 
 /// A batch is a run of records whose last one is `event_batch_end`; recovery keeps
 /// only whole batches, which makes append_batch() atomic across a power loss.

@@ -105,6 +105,39 @@ public:
     return status::ok();
   }
 
+  /// True when every byte from `offset` to the end of the segment is zero: the
+  /// preallocated end of the records. Reads what the window does not hold in chunks.
+  result<bool> all_zero_from(std::uint64_t offset) {
+    auto zero = [](const char* bytes, std::size_t count) {
+      return count == 0 || (bytes[0] == 0 && std::memcmp(bytes, bytes + 1, count - 1) == 0);
+    };
+    if (handle_ == nullptr)
+      return zero(whole_.data() + offset, static_cast<std::size_t>(end_ - offset));
+    std::uint64_t held_end = start_ + length_;
+    if (offset >= start_ && offset < held_end) {
+      if (!zero(data_ + (offset - start_), static_cast<std::size_t>(held_end - offset)))
+        return false;
+      offset = held_end;
+    }
+    std::string chunk(static_cast<std::size_t>(std::min<std::uint64_t>(end_ - std::min(offset, end_),
+                                                                       chunk_bytes_)),
+                      '\0');
+    while (offset < end_) {
+      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), end_ - offset));
+      auto read = handle_->read_at(offset, chunk.data(), want);
+      if (!read)
+        return read.error();
+      if (*read == 0) {
+        end_ = offset;  // the file is shorter than announced
+        break;
+      }
+      if (!zero(chunk.data(), *read))
+        return false;
+      offset += *read;
+    }
+    return true;
+  }
+
   /// True when a record with a valid CRC starts at or after `offset` (the rare search
   /// after a problem: reads the rest of the file at once).
   result<bool> valid_record_from(std::uint64_t offset) {
@@ -202,6 +235,17 @@ result<segment_scan> scan(segment_window& window, std::uint64_t expected_first_p
     if (moved)
       rebase(batch, window);
     std::string_view rest = window.from(offset);
+    if (!rest.empty() && rest.front() == 0) {
+      // No record starts with a zero byte (the magic's first byte is not zero): this is
+      // the preallocated end of the segment if only zeros follow, else a problem below.
+      auto zero_tail = window.all_zero_from(offset);
+      if (!zero_tail)
+        return zero_tail.error();
+      if (*zero_tail) {
+        out.zero_tail_bytes = window.end() - offset;
+        break;
+      }
+    }
     if (rest.size() >= record_header_bytes) {
       std::uint32_t body_bytes = load_u32(rest.data() + record_length_offset);
       if (body_bytes <= record_body_bytes_max) {

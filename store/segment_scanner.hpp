@@ -37,6 +37,10 @@ struct segment_scan {
   std::uint64_t events = 0;          ///< events in the valid prefix
   std::uint64_t next_position = 0;   ///< position after the valid prefix
   std::uint64_t file_bytes = 0;      ///< bytes the segment has (what was scanned)
+  /// Preallocated zeros after the records: a zero byte where a record would start,
+  /// and nothing but zeros from there to the end of the file (docs/log_format.md).
+  /// They end the segment's records and are not a problem.
+  std::uint64_t zero_tail_bytes = 0;
 
   bool has_problem = false;          ///< anything after valid_bytes
   std::uint64_t problem_offset = 0;  ///< where the first bad byte or record is

@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/tallyd/limits.hpp"
+#include "tally/file_journal.hpp"
 
 namespace tally::daemon {
 
@@ -145,6 +146,10 @@ const std::vector<option_spec>& option_table() {
                    &daemon_config::query_wait_ms_max, 0, 60'000),
     integer_option("snapshot-interval-events", "snapshot an account every N events (0: never)",
                    &daemon_config::snapshot_interval_events, 0, 1'000'000'000),
+    integer_option("journal-preallocate-bytes",
+                   "zeros the journal writes ahead of its records, so a commit's sync writes "
+                   "data only (0: none)",
+                   &daemon_config::journal_preallocate_bytes, 0, 1ULL << 30),
     integer_option("resident-accounts-max", "account actors kept in memory at once",
                    &daemon_config::resident_accounts_max, 1, 100'000'000),
     integer_option("idle-ms-max", "passivate accounts idle this long (0: never)",
@@ -215,6 +220,7 @@ daemon_config default_config() {
   config.transfers_in_progress_max = transfers_in_progress_max_default;
   config.query_wait_ms_max = query_wait_ms_max_default;
   config.snapshot_interval_events = 1000;
+  config.journal_preallocate_bytes = preallocate_bytes_default;
   config.resident_accounts_max = 100'000;
   config.idle_ms_max = 600'000;
   config.checkpoint_interval_events = 100'000;

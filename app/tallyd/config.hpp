@@ -33,6 +33,7 @@ struct daemon_config {
   std::uint64_t transfers_in_progress_max = 0;
   std::uint64_t query_wait_ms_max = 0;
   std::uint64_t snapshot_interval_events = 0;
+  std::uint64_t journal_preallocate_bytes = 0;
   std::uint64_t resident_accounts_max = 0;
   std::uint64_t idle_ms_max = 0;
   std::uint64_t checkpoint_interval_events = 0;

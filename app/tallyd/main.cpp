@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   log->info("config listen={}:{} journal={} token_file={} request_body_bytes_max={} "
             "request_header_bytes_max={} read_timeout_ms={} connections_max={} "
             "commands_in_flight_max={} transfers_in_progress_max={} query_wait_ms_max={} "
-            "snapshot_interval_events={} "
+            "snapshot_interval_events={} journal_preallocate_bytes={} "
             "resident_accounts_max={} idle_ms_max={} checkpoint_interval_events={} "
             "sse_buffer_events_max={} shutdown_timeout_ms={} worker_threads={} log_level={} "
             "request_log={}",
@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
             config.request_header_bytes_max, config.read_timeout_ms, config.connections_max,
             config.commands_in_flight_max, config.transfers_in_progress_max,
             config.query_wait_ms_max, config.snapshot_interval_events,
+            config.journal_preallocate_bytes,
             config.resident_accounts_max, config.idle_ms_max, config.checkpoint_interval_events,
             config.sse_buffer_events_max, config.shutdown_timeout_ms, config.worker_threads,
             config.log_level, config.request_log);
@@ -174,7 +175,9 @@ int main(int argc, char** argv) {
   if (config.journal == journal_kind::file) {
     auto& fs = posix_file_system();
     recovery_report report;
-    auto opened = open_file_journal(fs, file_journal_options{config.data_dir}, &report);
+    file_journal_options journal_options{config.data_dir};
+    journal_options.preallocate_bytes = config.journal_preallocate_bytes;
+    auto opened = open_file_journal(fs, journal_options, &report);
     if (!opened) {
       log->error("journal refused data_dir={} error=\"{}\"", config.data_dir,
                  opened.error().to_string());

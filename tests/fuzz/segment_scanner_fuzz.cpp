@@ -121,6 +121,7 @@ void check_same_report(const segment_scan& a, const segment_scan& b) {
   TALLY_ASSERT(a.problem_offset == b.problem_offset);
   TALLY_ASSERT(a.problem == b.problem);
   TALLY_ASSERT(a.valid_record_after_problem == b.valid_record_after_problem);
+  TALLY_ASSERT(a.zero_tail_bytes == b.zero_tail_bytes);
 }
 
 void check_report(const segment_scan& scan, std::string_view segment,
@@ -144,8 +145,16 @@ void check_report(const segment_scan& scan, std::string_view segment,
     TALLY_ASSERT(scan.problem_offset < segment.size());
     TALLY_ASSERT(!scan.problem.empty());
   } else {
-    TALLY_ASSERT_MSG(scan.valid_bytes == segment.size(), "no problem, yet bytes are not kept");
+    // Everything is kept but preallocated zeros, which are zeros to the end.
+    TALLY_ASSERT_MSG(scan.valid_bytes + scan.zero_tail_bytes == segment.size(),
+                     "no problem, yet bytes are not kept");
+    TALLY_ASSERT_MSG(segment.substr(static_cast<std::size_t>(scan.valid_bytes))
+                         .find_first_not_of('\0')
+                       == std::string_view::npos,
+                     "a zero tail with a non-zero byte in it");
   }
+  if (scan.zero_tail_bytes > 0)
+    TALLY_ASSERT(!scan.has_problem || scan.problem == "incomplete batch (no batch end record)");
   // The accepted batches are the visited ones, minus a refused last one.
   std::uint64_t visited_events = 0;
   std::uint64_t end_of_accepted = segment_header_bytes;

@@ -101,6 +101,10 @@ TEST(tallyd_failure, a_refused_journal_write_stops_the_daemon_with_exit_1_and_lo
   std::vector<std::string> args{"--fsize=" + std::to_string(file_bytes_max), "--", TALLYD_PATH};
   for (auto& flag : base_flags(data))
     args.push_back(flag);
+  // Small preallocation steps, so the limit is reached after hundreds of commits, by
+  // a batch's write or by the zeros written after it in the same commit.
+  args.push_back("--journal-preallocate-bytes");
+  args.push_back("4096");
   daemon_process daemon;
   ASSERT_TRUE(daemon.start("/usr/bin/prlimit", args, directory + "/tallyd.log"))
     << daemon.start_problem() << "\n" << daemon.log();
