@@ -264,6 +264,19 @@ TEST(runtime, shutdown_finishes_accepted_work_and_refuses_new_commands) {
   EXPECT_EQ(saved->position, journal->head()) << "checkpoints are written at shutdown";
   auto refused = bank->execute(deposit_money{"a", 1});
   EXPECT_FALSE(refused);
+  // A command sent after the stop still gets its callback, once, with shutting_down.
+  reply_collector late;
+  for (int i = 0; i < 3; ++i)
+    bank->execute_async(deposit_money{"a", 1}, {}, late.callback());
+  ASSERT_TRUE(late.wait_all(3));
+  std::this_thread::sleep_for(50ms);
+  std::lock_guard guard{late.mutex};
+  ASSERT_EQ(late.replies.size(), 3U);
+  for (auto& reply : late.replies) {
+    ASSERT_FALSE(reply);
+    EXPECT_EQ(reply.error().code(), error_code::shutting_down) << reply.error().to_string();
+  }
+  EXPECT_EQ(journal->head(), accepted + 1);
 }
 
 // A checkpoint store whose saves fail (a full or read-only disk) while loads work.
