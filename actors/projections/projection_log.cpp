@@ -12,4 +12,9 @@ void log_checkpoint_failure(const char* projection, std::uint64_t position, cons
                projection, position, failure.to_string());
 }
 
+void log_checkpoint_load_failure(const char* projection, const status& failure) {
+  spdlog::warn("projection checkpoint not loaded projection={} error=\"{}\" action=rebuild_from_log",
+               projection, failure.to_string());
+}
+
 }  // namespace tally::detail

@@ -92,17 +92,17 @@ std::string render_tally_error(std::uint8_t code, caf::atom_value, const caf::me
   return text;
 }
 
+// Projections run on the scheduler; `checkpoint_writer` (set when the checkpoint store
+// blocks on I/O) does their file work on its own thread.
 template <class Model>
 caf::actor spawn_projection(caf::actor_system& system, const runtime_config& config,
                             const caf::actor& store, Model model,
                             std::shared_ptr<checkpoint_store> checkpoints,
-                            std::uint64_t start_after) {
-  // A projection whose checkpoints block on I/O gets a thread of its own.
-  if (checkpoints && checkpoints->blocks_on_io())
-    return system.spawn<caf::detached>(detail::projection_actor<Model>, std::move(model), store,
-                                       std::move(checkpoints), config.projections, start_after);
-  return system.spawn(detail::projection_actor<Model>, std::move(model), store,
-                      std::move(checkpoints), config.projections, start_after);
+                            std::uint64_t start_after, caf::actor checkpoint_writer = {}) {
+  TALLY_ASSERT(!checkpoint_writer == !(checkpoints && checkpoints->blocks_on_io()));
+  return system.spawn(detail::projection_actor_with_writer<Model>, std::move(model), store,
+                      std::move(checkpoints), config.projections, start_after,
+                      std::move(checkpoint_writer));
 }
 
 }  // namespace
@@ -181,14 +181,18 @@ result<std::unique_ptr<runtime>> runtime::start(caf::actor_system& system, runti
                                  self->queue_, cfg.accounts);
   self->transfer_router_ = system.spawn(detail::aggregate_router<bank::transfer_aggregate>,
                                         self->store_, self->queue_, cfg.transfers);
+  if (cfg.checkpoints->blocks_on_io())
+    self->checkpoint_writer_ = system.spawn<caf::detached>(detail::checkpoint_writer,
+                                                           cfg.checkpoints);
+  const auto& writer = self->checkpoint_writer_;
   self->balances_ = spawn_projection(system, cfg, self->store_, balance_read_model{},
-                                     cfg.checkpoints, 0);
+                                     cfg.checkpoints, 0, writer);
   self->histories_ = spawn_projection(system, cfg, self->store_, history_read_model{},
-                                      cfg.checkpoints, 0);
+                                      cfg.checkpoints, 0, writer);
   self->totals_ = spawn_projection(system, cfg, self->store_, totals_read_model{},
-                                   cfg.checkpoints, 0);
+                                   cfg.checkpoints, 0, writer);
   self->transfers_ = spawn_projection(system, cfg, self->store_, transfer_read_model{},
-                                      cfg.checkpoints, 0);
+                                      cfg.checkpoints, 0, writer);
   transfer_manager_options manager_options;
   manager_options.transfers_in_progress_max = cfg.transfers_in_progress_max;
   self->transfer_manager_ = spawn_transfer_manager(system, self->accounts_, self->transfer_router_,
@@ -234,6 +238,7 @@ runtime::~runtime() {
   histories_ = nullptr;
   totals_ = nullptr;
   transfers_ = nullptr;
+  checkpoint_writer_ = nullptr;
   extra_routers_.clear();
   private_system_.reset();
 }
@@ -437,6 +442,9 @@ status runtime::shutdown() {
   self->send_exit(transfer_manager_, caf::exit_reason::user_shutdown);
   for (auto* projection : {&balances_, &histories_, &totals_, &transfers_})
     self->send_exit(*projection, caf::exit_reason::user_shutdown);
+  // After the projections' final checkpoints (answered above): its own thread ends.
+  if (checkpoint_writer_)
+    self->send_exit(checkpoint_writer_, caf::exit_reason::user_shutdown);
   self->send_exit(store_, caf::exit_reason::user_shutdown);
   return outcome;
 }

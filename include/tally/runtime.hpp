@@ -309,6 +309,7 @@ private:
   caf::actor histories_;
   caf::actor totals_;
   caf::actor transfers_;
+  caf::actor checkpoint_writer_;  ///< detached; set when checkpoints block on I/O
   std::vector<caf::actor> extra_routers_;
   bool stopped_ = false;
 };

@@ -1,6 +1,7 @@
 // The projection actor: keeps one read model current from committed events.
 //
-// Start-up: load the checkpoint (position P and the model's state), subscribe to the
+// Start-up: load the checkpoint (position P and the model's state; through the
+// checkpoint writer when the store blocks on I/O), subscribe to the
 // store (which answers with its head H and from then on sends every committed batch
 // after H), pull the events P+1..H from the journal in pages, then apply the batches
 // that arrived meanwhile. Every event is applied exactly once, in global order: the
@@ -8,6 +9,10 @@
 //
 // Queries carry a min_position: an answer waits (bounded) until the model has
 // applied that position, so a caller can read its own writes.
+//
+// Projections run on the scheduler. A checkpoint store that blocks on I/O (files) is
+// used through one detached checkpoint_writer actor shared by the projections: they
+// encode their model and hand it over, and applying events never waits for a disk.
 //
 // A Model provides:
 //   using query_type; using answer_type;         // answer_type has as_of_position
@@ -21,6 +26,9 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <tuple>
 
 #include "caf/all.hpp"
 
@@ -46,6 +54,8 @@ namespace detail {
 /// Logs a failed checkpoint save (defined in actors/projections/projection_log.cpp, so
 /// this header needs no logging library).
 void log_checkpoint_failure(const char* projection, std::uint64_t position, const status& failure);
+/// Logs a checkpoint that could not be loaded (the projection rebuilds from the log).
+void log_checkpoint_load_failure(const char* projection, const status& failure);
 
 template <class Model>
 struct waiting_query {
@@ -66,6 +76,7 @@ struct projection_state {
   std::deque<event_batch> held_back;  ///< live batches that arrived during catch-up
   caf::actor store;
   std::shared_ptr<checkpoint_store> checkpoints;
+  caf::actor checkpoint_writer;  ///< does the checkpoint I/O when set (checkpoint_writer)
   projection_options options;
   std::uint64_t applied_since_checkpoint = 0;
   std::uint64_t next_query_id = 1;
@@ -76,20 +87,58 @@ struct projection_state {
 template <class Model>
 using projection_actor_type = caf::stateful_actor<projection_state<Model>>;
 
+/// The actor that saves and loads checkpoints for projections when the store blocks on
+/// I/O (spawn it detached): (checkpoint_atom, projection, position, state) -> true or
+/// the save's error; (load_atom, projection) -> (found, position, state).
+inline caf::behavior checkpoint_writer(caf::event_based_actor*,
+                                       std::shared_ptr<checkpoint_store> checkpoints) {
+  TALLY_ASSERT(checkpoints != nullptr);
+  return {
+    [checkpoints](checkpoint_atom, const std::string& projection, std::uint64_t position,
+                  std::string& state) -> caf::result<bool> {
+      if (status failure = checkpoints->save(projection, checkpoint{position, std::move(state)}))
+        return make_caf_error(failure);
+      return true;
+    },
+    [checkpoints](load_atom, const std::string& projection)
+      -> std::tuple<bool, std::uint64_t, std::string> {
+      auto saved = checkpoints->load(projection);
+      if (!saved)
+        return {false, 0, std::string{}};
+      return {true, saved->position, std::move(saved->state)};
+    },
+  };
+}
+
 /// Saves the model and its position. A checkpoint only shortens the next start (the
 /// journal is the source of truth), so a failed save does not stop the read model: it
-/// is logged, tried again after the next interval, and returned so that a shutdown
-/// that asked for the checkpoint reports it.
-template <class Model>
-status save_checkpoint(projection_actor_type<Model>* self) {
+/// is logged, tried again after the next interval, and passed to `done` (the position
+/// saved, or the failure) so that a shutdown that asked for the checkpoint reports it.
+/// With a checkpoint writer `done` runs when the writer answers, else at once.
+template <class Model, class Done>
+void save_checkpoint(projection_actor_type<Model>* self, Done done) {
   auto& st = self->state;
   st.applied_since_checkpoint = 0;
-  if (!st.checkpoints)
-    return {};
-  status failure = st.checkpoints->save(Model::name, checkpoint{st.position, st.model.encode()});
-  if (failure)
-    log_checkpoint_failure(Model::name, st.position, failure);
-  return failure;
+  const std::uint64_t position = st.position;
+  if (!st.checkpoints) {
+    done(status{}, position);
+    return;
+  }
+  if (!st.checkpoint_writer) {
+    status failure = st.checkpoints->save(Model::name, checkpoint{position, st.model.encode()});
+    if (failure)
+      log_checkpoint_failure(Model::name, position, failure);
+    done(failure, position);
+    return;
+  }
+  self->request(st.checkpoint_writer, caf::infinite, checkpoint_atom::value,
+                std::string{Model::name}, position, st.model.encode())
+    .then([done, position](bool) mutable { done(status{}, position); },
+          [done, position](caf::error& error) mutable {
+            status failure = to_status(error);
+            log_checkpoint_failure(Model::name, position, failure);
+            done(failure, position);
+          });
 }
 
 template <class Model>
@@ -123,7 +172,7 @@ void apply_events(projection_actor_type<Model>* self, const std::vector<recorded
   }
   auto interval = st.options.checkpoint_interval_events;
   if (interval > 0 && st.applied_since_checkpoint >= interval)
-    save_checkpoint(self);
+    save_checkpoint(self, [](const status&, std::uint64_t) {});  // a failure is logged
   release_waiting(self);
 }
 
@@ -163,28 +212,21 @@ void catch_up(projection_actor_type<Model>* self) {
       [self](caf::error& failure) { self->quit(std::move(failure)); });
 }
 
-/// The behavior of a projection over Model.
-/// `model` is the initial read model; without a checkpoint the projection starts after
-/// `start_after` (0: from the first event).
+/// Takes a loaded checkpoint (an unreadable one means rebuilding from the log).
 template <class Model>
-caf::behavior projection_actor(projection_actor_type<Model>* self, Model model, caf::actor store,
-                               std::shared_ptr<checkpoint_store> checkpoints,
-                               projection_options options, std::uint64_t start_after) {
-  using query_type = typename Model::query_type;
+void restore_checkpoint(projection_actor_type<Model>* self, std::uint64_t position,
+                        std::string_view state) {
   auto& st = self->state;
-  st.model = std::move(model);
-  st.position = start_after;
-  st.store = std::move(store);
-  st.checkpoints = std::move(checkpoints);
-  st.options = options;
-  if (st.checkpoints) {
-    if (auto saved = st.checkpoints->load(Model::name)) {
-      if (st.model.decode(saved->state))
-        st.position = saved->position;
-      else
-        st.model = Model{};  // unreadable checkpoint: rebuild from the log
-    }
-  }
+  if (st.model.decode(state))
+    st.position = position;
+  else
+    st.model = Model{};
+}
+
+/// Subscribes to the store, then catches up from the position restored (if any).
+template <class Model>
+void subscribe_to_store(projection_actor_type<Model>* self) {
+  auto& st = self->state;
   self->request(st.store, caf::infinite, subscribe_atom::value, caf::actor_cast<caf::actor>(self))
     .then(
       [self](std::uint64_t head) {
@@ -207,6 +249,47 @@ caf::behavior projection_actor(projection_actor_type<Model>* self, Model model, 
         catch_up(self);
       },
       [self](caf::error& failure) { self->quit(std::move(failure)); });
+}
+
+/// The behavior of a projection over Model.
+/// `model` is the initial read model; without a checkpoint the projection starts after
+/// `start_after` (0: from the first event). With `checkpoint_writer` (an actor running
+/// detail::checkpoint_writer over `checkpoints`) every checkpoint load and save goes
+/// through it, so the projection itself never blocks on I/O.
+template <class Model>
+caf::behavior projection_actor_with_writer(projection_actor_type<Model>* self, Model model,
+                                           caf::actor store,
+                                           std::shared_ptr<checkpoint_store> checkpoints,
+                                           projection_options options, std::uint64_t start_after,
+                                           caf::actor checkpoint_writer) {
+  using query_type = typename Model::query_type;
+  auto& st = self->state;
+  st.model = std::move(model);
+  st.position = start_after;
+  st.store = std::move(store);
+  st.checkpoints = std::move(checkpoints);
+  st.checkpoint_writer = std::move(checkpoint_writer);
+  st.options = options;
+  if (st.checkpoints && st.checkpoint_writer) {
+    // await: no query or batch is handled before the checkpoint is in.
+    self->request(st.checkpoint_writer, caf::infinite, load_atom::value, std::string{Model::name})
+      .await(
+        [self](bool found, std::uint64_t position, const std::string& state) {
+          if (found)
+            restore_checkpoint(self, position, state);
+          subscribe_to_store(self);
+        },
+        [self](caf::error& failure) {
+          // A checkpoint only saves time: without it, rebuild from the log.
+          log_checkpoint_load_failure(Model::name, to_status(failure));
+          subscribe_to_store(self);
+        });
+  } else {
+    if (st.checkpoints)
+      if (auto saved = st.checkpoints->load(Model::name))
+        restore_checkpoint(self, saved->position, saved->state);
+    subscribe_to_store(self);
+  }
   return {
     [self](const event_batch& batch) {
       auto& st = self->state;
@@ -255,12 +338,25 @@ caf::behavior projection_actor(projection_actor_type<Model>* self, Model model, 
       st.waiting.erase(it);
     },
     [self](head_atom) -> std::uint64_t { return self->state.position; },
-    [self](checkpoint_atom) -> caf::result<std::uint64_t> {
-      if (status failure = save_checkpoint(self))
-        return make_caf_error(failure);
-      return self->state.position;
+    [self](checkpoint_atom) {
+      auto promise = self->make_response_promise();
+      save_checkpoint(self, [promise](const status& failure, std::uint64_t position) mutable {
+        if (failure)
+          promise.deliver(make_caf_error(failure));
+        else
+          promise.deliver(position);
+      });
     },
   };
+}
+
+/// A projection without a checkpoint writer (its checkpoint store must not block).
+template <class Model>
+caf::behavior projection_actor(projection_actor_type<Model>* self, Model model, caf::actor store,
+                               std::shared_ptr<checkpoint_store> checkpoints,
+                               projection_options options, std::uint64_t start_after) {
+  return projection_actor_with_writer<Model>(self, std::move(model), std::move(store),
+                                             std::move(checkpoints), options, start_after, {});
 }
 
 }  // namespace detail
