@@ -9,32 +9,11 @@
 #   TALLYD=path/to/tallyd to measure another binary (default: build/release's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/release
-tallyd=${TALLYD:-$bin/app/tallyd/tallyd}
 commands=60000
 if [[ ${1:-} == --commands ]]; then commands=$2; shift 2; fi
 if [[ ${1:-} == -- ]]; then shift; fi
-work=$(mktemp -d)
-trap 'kill "${tallyd_pid:-}" "${ceiling_pid:-}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
-extra=()
-if [[ $(id -u) -eq 0 ]]; then extra+=(--allow-root); fi
-"$tallyd" --listen 127.0.0.1:0 --data-dir "$work/data" "${extra[@]}" "$@" >"$work/tallyd.out" 2>"$work/tallyd.err" &
-tallyd_pid=$!
-"$bin/bench/http_ceiling_server" --listen 127.0.0.1:0 >"$work/ceiling.out" &
-ceiling_pid=$!
-port_of() {
-  for _ in $(seq 1 100); do
-    if grep -q "listening on" "$1" 2>/dev/null; then
-      grep -m1 -o "listening on [0-9.]*:[0-9]*" "$1" | sed 's/.*://'
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "no 'listening on' line in $1" >&2
-  return 1
-}
-tallyd_port=$(port_of "$work/tallyd.out")
-ceiling_port=$(port_of "$work/ceiling.out")
+source bench/http_servers.sh
+start_http_servers "$@"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$tallyd_pid/stat"; }
 switches() { cat /proc/"$tallyd_pid"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 ticks_before=$(cpu_ticks); switches_before=$(switches)
