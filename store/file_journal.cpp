@@ -1218,18 +1218,15 @@ status file_journal::recover_segments(recovery_report& report) {
     report.bytes_scanned += scan.file_bytes - std::min(scan.file_bytes, resume_offset);
     segment->end_offset = scan.valid_bytes;
     if (!scan.has_problem) {
+      segment->zeroed_end = scan.valid_bytes + scan.zero_tail_bytes;
       if (scan.zero_tail_bytes > 0 && !is_last) {
         // Sealed while its preallocated zeros were still there (a crash before
-        // seal_segment's cut was durable): cut them now, as sealing would have.
-        if (auto cut = segment->handle->truncate(scan.valid_bytes))
-          return cut;
-        if (auto synced = segment->handle->sync())
-          return synced;
+        // seal_segment's cut was durable): seal it again.
+        if (auto sealed = seal_segment(*segment))
+          return sealed;
         report.actions.push_back(recovery_action{
           path, scan.valid_bytes, scan.zero_tail_bytes,
           "preallocated zeros after the last record of a sealed segment cut"});
-      } else {
-        segment->zeroed_end = scan.valid_bytes + scan.zero_tail_bytes;
       }
       segments_.push_back(std::move(segment));
       continue;
