@@ -38,6 +38,22 @@ if(NOT TARGET CAF::core)
     INTERFACE_LINK_LIBRARIES CAF::core)
 endif()
 
+# jemalloc (Debian: libjemalloc-dev) is the allocator of our executables, not of the
+# library: a host program that embeds Tally keeps whichever allocator it chose. glibc's
+# malloc made every message that one thread allocates and another frees contend for an
+# arena lock, and trimmed and regrew its heaps under load (docs/benchmarks.md,
+# "Allocator"). Sanitizer builds keep glibc's: ASan and TSan replace malloc themselves.
+option(TALLY_JEMALLOC "Link Tally's executables with jemalloc (ignored in sanitizer builds)" ON)
+add_library(tally_allocator INTERFACE)
+if(TALLY_JEMALLOC AND TALLY_SANITIZE STREQUAL "")
+  find_library(JEMALLOC_LIBRARY NAMES jemalloc)
+  if(NOT JEMALLOC_LIBRARY)
+    message(FATAL_ERROR "jemalloc not found: run scripts/setup.sh (apt-get install "
+                        "libjemalloc-dev), or configure with -DTALLY_JEMALLOC=OFF")
+  endif()
+  target_link_libraries(tally_allocator INTERFACE "${JEMALLOC_LIBRARY}")
+endif()
+
 find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(Boost 1.74 REQUIRED)

@@ -18,12 +18,15 @@ elseif(NOT TALLY_SANITIZE STREQUAL "")
 endif()
 
 function(tally_target_defaults target)
+  get_target_property(target_type ${target} TYPE)
+  if(target_type STREQUAL "EXECUTABLE")
+    target_link_libraries(${target} PRIVATE tally_allocator)
+  endif()
   target_compile_options(${target} PRIVATE ${TALLY_WARNINGS} ${TALLY_SANITIZER_FLAGS})
   if(TALLY_SANITIZER_FLAGS)
     target_link_options(${target} PRIVATE ${TALLY_SANITIZER_FLAGS})
     # Instrumented objects in a static library need the sanitizer runtime in whatever
     # links them, including a host that uses the installed package (tests/examples).
-    get_target_property(target_type ${target} TYPE)
     if(target_type STREQUAL "STATIC_LIBRARY")
       target_link_options(${target} INTERFACE ${TALLY_SANITIZER_FLAGS})
     endif()
