@@ -242,6 +242,10 @@ void close_current(event_store_state& st) {
   auto closing = std::move(st.current);
   st.current = batch{};
   st.current.sequence = st.next_batch_sequence++;
+  // Under steady load one batch is about as large as the last: sized once, the vectors
+  // do not regrow (and move every event) a few times per batch.
+  st.current.events.reserve(closing.events.size());
+  st.current.acknowledgements.reserve(closing.acknowledgements.size());
   auto now = wall_clock_ns();
   for (auto& event : closing.events)
     event.timestamp_ns = now;
@@ -684,6 +688,12 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
           };
           if (!st.failure.is_ok()) {
             answer_failure(make_caf_error(st.failure));
+            return;
+          }
+          if (st.io_thread && st.store->stream_version(stream_id) == 0) {
+            // Nothing to read (a stream without events has no snapshot either): no
+            // round trip through the reader's thread for every new aggregate.
+            promise.deliver(loaded_stream{}, std::move(handed_back));
             return;
           }
           if (st.io_thread) {
