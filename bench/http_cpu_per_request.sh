@@ -3,7 +3,8 @@
 # steadier than the throughput ratio on a shared 2-core VM, where the ceiling itself
 # moves by ±20 % from one minute to the next. Starts tallyd (durable journal in a fresh
 # temporary directory) and the ceiling server, reads /proc/PID/stat (utime + stime) and
-# every thread's context switches before and after, prints both per request.
+# every thread's context switches before and after, prints both per request, and
+# tallyd's peak resident memory (VmHWM).
 #
 # usage: bench/http_cpu_per_request.sh [--commands T] [-- TALLYD_FLAGS...]
 #   TALLYD=path/to/tallyd to measure another binary (default: build/release's).
@@ -20,8 +21,9 @@ ticks_before=$(cpu_ticks); switches_before=$(switches)
 result=$("$bin/bench/http_bench" --tallyd "http://127.0.0.1:$tallyd_port" \
   --ceiling "http://127.0.0.1:$ceiling_port" --commands "$commands" --pairs 1 | grep '^median')
 ticks_after=$(cpu_ticks); switches_after=$(switches)
+peak_kib=$(awk '/^VmHWM:/ {print $2}' "/proc/$tallyd_pid/status")
 # http_bench opens its 10,000 accounts over HTTP first: every one is a request too.
 requests=$((commands + 10000))
 awk -v t=$((ticks_after - ticks_before)) -v hz="$(getconf CLK_TCK)" -v s=$((switches_after - switches_before)) \
-    -v n="$requests" -v r="$result" \
-  'BEGIN { printf "tallyd: %.1f us CPU and %.2f context switches per request (%d requests); %s\n", t * 1e6 / hz / n, s / n, n, r }'
+    -v n="$requests" -v r="$result" -v peak="$peak_kib" \
+  'BEGIN { printf "tallyd: %.1f us CPU and %.2f context switches per request (%d requests), peak RSS %.1f MiB; %s\n", t * 1e6 / hz / n, s / n, n, peak / 1024, r }'
