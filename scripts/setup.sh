@@ -15,7 +15,7 @@ packages=(
   nlohmann-json3-dev # JSON bodies, reports and config
   curl               # README examples and integration smoke checks
   libcli11-dev       # CLI11 (header-only): flag parsing of tallyd and the tally CLI
-  libjemalloc-dev    # jemalloc: the allocator of tallyd, tally-load and the benchmarks
+  libjemalloc-dev    # jemalloc: the allocator our executables link (not the library)
   util-linux         # prlimit: tallyd_failure runs tallyd under a file-size limit (Essential
                      # on Debian, so normally present; named so the dependency is explicit)
   # Sanitizer builds (scripts/test.sh stages asan and tsan). g++ 12 already pulls these
