@@ -12,8 +12,22 @@ std::string_view operation_name(operation_kind kind) noexcept {
     case operation_kind::deposit_money: return "deposit_money";
     case operation_kind::withdraw_money: return "withdraw_money";
     case operation_kind::transfer_money: return "transfer_money";
+    case operation_kind::close_account: return "close_account";
   }
   return "unknown";
+}
+
+namespace {
+constexpr std::string_view closable_prefix = "closable-";
+}  // namespace
+
+bool is_closable_account(const std::string& account_id) noexcept {
+  return account_id.compare(0, closable_prefix.size(), closable_prefix) == 0;
+}
+
+std::string closable_account_name(std::uint32_t round, std::uint32_t client, std::uint64_t number) {
+  return std::string{closable_prefix} + "r" + std::to_string(round) + "-c" + std::to_string(client) + "-"
+         + std::to_string(number);
 }
 
 std::string request_target(const operation& op) {
@@ -22,6 +36,7 @@ std::string request_target(const operation& op) {
     case operation_kind::deposit_money: return "/accounts/" + op.account_id + "/deposits";
     case operation_kind::withdraw_money: return "/accounts/" + op.account_id + "/withdrawals";
     case operation_kind::transfer_money: return "/transfers";
+    case operation_kind::close_account: return "/accounts/" + op.account_id + "/close";
   }
   return {};
 }
@@ -30,6 +45,8 @@ std::string request_body(const operation& op, const std::string& command_key) {
   switch (op.kind) {
     case operation_kind::open_account:
       return json{{"command_id", command_key}, {"account_id", op.account_id}}.dump();
+    case operation_kind::close_account:
+      return json{{"command_id", command_key}}.dump();
     case operation_kind::deposit_money:
     case operation_kind::withdraw_money:
       return json{{"command_id", command_key}, {"amount", op.amount}}.dump();
@@ -52,6 +69,7 @@ std::vector<expected_event> expected_events(const operation& op) {
       return {{op.account_id, "money_debited_for_transfer", op.amount},
               {op.target_account_id, "money_credited_for_transfer", op.amount},
               {op.account_id, "transfer_settled", 0}};
+    case operation_kind::close_account: return {{op.account_id, "account_closed", 0}};
   }
   return {};
 }
@@ -62,6 +80,7 @@ std::vector<std::pair<std::string, std::int64_t>> balance_changes(const operatio
     case operation_kind::deposit_money: return {{op.account_id, op.amount}};
     case operation_kind::withdraw_money: return {{op.account_id, -op.amount}};
     case operation_kind::transfer_money: return {{op.account_id, -op.amount}, {op.target_account_id, op.amount}};
+    case operation_kind::close_account: return {{op.account_id, 0}};
   }
   return {};
 }
@@ -69,18 +88,21 @@ std::vector<std::pair<std::string, std::int64_t>> balance_changes(const operatio
 namespace {
 
 /// The rules that may refuse `op` in this driver. Clients only address accounts whose
-/// open was acknowledged, send positive amounts far from int64 limits, never close an
-/// account, never reuse a command or transfer id and never send an expected version, so
+/// open was acknowledged, send positive amounts far from int64 limits, close only the
+/// closable accounts they opened themselves (never funded, never addressed by anything
+/// else), never reuse a command or transfer id and never send an expected version, so
 /// every other refusal is a bug (an applied open refused as account_already_exists on
-/// its retry, for instance). For a transfer this is the rule its debit may break: the
-/// request itself is never refused, and its credit never is (no target is closed, no
-/// balance comes near int64), so it never compensates either.
+/// its retry, a close refused as account_not_empty, for instance). For a transfer this
+/// is the rule its debit may break: the request itself is never refused, and its credit
+/// never is (no target is closed, no balance comes near int64), so it never compensates
+/// either.
 bool may_be_refused_by(const operation& op, const std::string& error) {
   switch (op.kind) {
     case operation_kind::open_account: return false;
     case operation_kind::deposit_money: return false;
     case operation_kind::withdraw_money: return error == "insufficient_funds";
     case operation_kind::transfer_money: return error == "insufficient_funds";
+    case operation_kind::close_account: return false;
   }
   return false;
 }

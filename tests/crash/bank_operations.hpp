@@ -23,7 +23,16 @@ enum class operation_kind : std::uint8_t {
   deposit_money,
   withdraw_money,
   transfer_money,  ///< POST /transfers: account_id is the source, target_account_id the target
+  close_account,   ///< only on a closable account (is_closable_account), at balance 0
 };
+
+/// Accounts a client opens only to close them: no other command ever addresses one, so
+/// a close is never refused and no command is refused as account_closed. Their ids
+/// start with "closable-"; every other account id of the driver does not.
+bool is_closable_account(const std::string& account_id) noexcept;
+
+/// The id of the `number`-th closable account `client` opens in `round`.
+std::string closable_account_name(std::uint32_t round, std::uint32_t client, std::uint64_t number);
 
 /// One command as a client sends it.
 struct operation {

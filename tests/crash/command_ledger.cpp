@@ -48,7 +48,8 @@ void command_ledger::log_line(const std::string& line) {
 }
 
 void command_ledger::learn_open(const command_record& record) {
-  if (record.op.kind == operation_kind::open_account && record.outcome.accepted)
+  if (record.op.kind == operation_kind::open_account && record.outcome.accepted
+      && !is_closable_account(record.op.account_id))
     open_accounts_.push_back(record.op.account_id);
 }
 

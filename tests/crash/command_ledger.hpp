@@ -66,7 +66,8 @@ public:
   /// The indexes of the commands in doubt now.
   std::vector<std::size_t> in_doubt() const;
 
-  /// Accounts whose open was accepted, in the order the ledger learned it.
+  /// Accounts whose open was accepted, in the order the ledger learned it; not the
+  /// closable ones (their own client closes them, nothing else addresses them).
   std::vector<std::string> open_accounts() const;
 
   struct counts {

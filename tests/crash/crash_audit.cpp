@@ -57,6 +57,7 @@ std::string describe(const command_record& record) {
 /// An account as the journal says it is.
 struct replayed_account {
   bool opened = false;
+  bool closed = false;
   std::int64_t balance = 0;
   std::uint64_t version = 0;
   std::vector<const logged_event*> events;
@@ -133,6 +134,12 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
       account.opened = true;
     } else if (!account.opened) {
       violations.add("event before the account was opened: " + describe(event));
+    } else if (account.closed) {
+      violations.add("event after the account was closed: " + describe(event));
+    } else if (event.type == "account_closed") {
+      if (account.balance != 0)
+        violations.add("closed at balance " + std::to_string(account.balance) + ": " + describe(event));
+      account.closed = true;
     } else if (event.type == "money_deposited") {
       put_in(&total_deposited, 1);
     } else if (event.type == "money_withdrawn") {
@@ -250,6 +257,7 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
       account_ids.insert(account_id);
   std::int64_t total_balance = 0;
   std::uint64_t accounts_open = 0;
+  std::uint64_t accounts_closed = 0;
   for (const auto& account_id : account_ids) {
     auto replayed = accounts.find(account_id);
     auto tallied = tally.find(account_id);
@@ -260,7 +268,8 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
     }
     const auto& account = replayed->second;
     total_balance += account.balance;
-    accounts_open += account.opened ? 1 : 0;
+    accounts_open += account.opened && !account.closed ? 1 : 0;
+    accounts_closed += account.closed ? 1 : 0;
     if (tallied == tally.end())
       violations.add("account " + account_id + " is in the journal, but no accepted command opened it");
     else if (tallied->second != account.balance)
@@ -272,10 +281,11 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
     if (balance == models.balances.end() || !balance->second.found)
       violations.add("account " + account_id + ": the balances read model does not know it");
     else if (balance->second.balance != account.balance || balance->second.version != account.version
-             || balance->second.status != "open")
+             || balance->second.status != (account.closed ? "closed" : "open"))
       violations.add("account " + account_id + ": balances read model says " + std::to_string(balance->second.balance)
                      + " at v" + std::to_string(balance->second.version) + " (" + balance->second.status
-                     + "), the replay " + std::to_string(account.balance) + " at v" + std::to_string(account.version));
+                     + "), the replay " + std::to_string(account.balance) + " at v" + std::to_string(account.version)
+                     + (account.closed ? " (closed)" : " (open)"));
     auto history = models.histories.find(account_id);
     if (history == models.histories.end()) {
       violations.add("account " + account_id + ": the history read model was not read");
@@ -303,14 +313,15 @@ std::vector<std::string> audit_journal(const std::vector<command_record>& comman
   if (totals.as_of_position != head || totals.events != account_events || totals.total_balance != total_balance
       || totals.total_deposited != total_deposited || totals.total_withdrawn != total_withdrawn
       || totals.money_in_flight != money_in_flight || totals.accounts_open != accounts_open
-      || totals.accounts_closed != 0) {
+      || totals.accounts_closed != accounts_closed) {
     std::ostringstream text;
     text << "totals read model: as_of_position " << totals.as_of_position << " events " << totals.events
          << " balance " << totals.total_balance << " deposited " << totals.total_deposited << " withdrawn "
          << totals.total_withdrawn << " in flight " << totals.money_in_flight << " open " << totals.accounts_open
          << " closed " << totals.accounts_closed << "; the journal's replay: head " << head << " account events "
          << account_events << " balance " << total_balance << " deposited " << total_deposited << " withdrawn "
-         << total_withdrawn << " in flight " << money_in_flight << " open " << accounts_open << " closed 0";
+         << total_withdrawn << " in flight " << money_in_flight << " open " << accounts_open << " closed "
+         << accounts_closed;
     violations.add(text.str());
   }
   // At quiescence the totals read model says what the issue asks in so many words: no

@@ -221,6 +221,62 @@ TEST(crash_audit, a_retry_of_a_command_that_was_not_applied_is_decided_afresh) {
   EXPECT_TRUE(check_retry(record, {}, 3, replayed).has_value());
 }
 
+/// The consistent bank plus a closable account, opened (position 5) and closed
+/// (position 6), as the driver's clients open and close one.
+consistent_bank with_closed_account() {
+  consistent_bank bank;
+  const std::string id = closable_account_name(0, 3, 0);
+  bank.commands.push_back(make_record("k6", operation{operation_kind::open_account, id, 0, {}},
+                                      command_state::acknowledged, true, 1, 5));
+  bank.commands.push_back(make_record("k7", operation{operation_kind::close_account, id, 0, {}},
+                                      command_state::resolved, true, 2, 6));
+  bank.log.push_back(event_of(bank.commands[5], 5, 1));
+  bank.log.push_back(event_of(bank.commands[6], 6, 2));
+  auto& history = bank.models.histories[id];
+  for (std::size_t index = 4; index < 6; ++index)
+    history.push_back(history_entry{bank.log[index].position, bank.log[index].version, bank.log[index].type, 0, 0,
+                                    bank.log[index].command_id});
+  bank.models.balances[id] = balance_view{true, 0, 2, "closed", 6};
+  bank.models.totals = totals_view{75, 105, 30, 1, 1, 6, 6};
+  return bank;
+}
+
+TEST(crash_audit, finds_nothing_wrong_with_a_closed_account_and_reports_what_contradicts_it) {
+  ASSERT_TRUE(is_closable_account(closable_account_name(2, 7, 9)));
+  ASSERT_FALSE(is_closable_account("account-3"));
+  auto bank = with_closed_account();
+  EXPECT_TRUE(bank.audit().empty()) << bank.audit().front();
+
+  auto still_open = with_closed_account();  // the balances model missed the close
+  still_open.models.balances[bank.commands[5].op.account_id].status = "open";
+  EXPECT_TRUE(mentions(still_open.audit(), "balances read model says 0 at v2 (open)"));
+
+  auto uncounted = with_closed_account();  // the totals model missed it
+  uncounted.models.totals.accounts_closed = 0;
+  uncounted.models.totals.accounts_open = 2;
+  EXPECT_TRUE(mentions(uncounted.audit(), "totals read model"));
+
+  auto lost = with_closed_account();  // the acknowledged close is not in the journal
+  lost.log.pop_back();
+  lost.models.histories[bank.commands[5].op.account_id].pop_back();
+  EXPECT_TRUE(mentions(lost.audit(), "not in the journal (lost)"));
+}
+
+TEST(crash_audit, reports_an_event_after_a_close_and_a_close_at_a_balance) {
+  auto bank = with_closed_account();
+  const auto& id = bank.commands[5].op.account_id;
+  bank.commands.push_back(make_record("k8", operation{operation_kind::deposit_money, id, 5, {}},
+                                      command_state::acknowledged, true, 3, 7));
+  bank.log.push_back(event_of(bank.commands.back(), 7, 3));
+  EXPECT_TRUE(mentions(bank.audit(), "event after the account was closed"));
+
+  auto funded = consistent_bank{};  // account a closed at 75
+  funded.commands.push_back(make_record("k6", operation{operation_kind::close_account, "a", 0, {}},
+                                        command_state::acknowledged, true, 5, 5));
+  funded.log.push_back(event_of(funded.commands.back(), 5, 5));
+  EXPECT_TRUE(mentions(funded.audit(), "closed at balance 75"));
+}
+
 
 // Transfers: t1 completed (a -> b 40), t2 failed for insufficient funds (no account
 // step), t3 compensated (debited from a, refunded). Account events before the steps

@@ -104,6 +104,7 @@ struct driver_options {
   std::uint32_t accounts = 32;
   std::uint64_t round_commands_max = 600;
   std::uint32_t transfer_percent = 20;
+  std::uint32_t close_percent = 3;
   std::string tallyd = TALLYD_PATH;
   std::string tally = TALLY_CLI_PATH;
   std::string data_dir;
@@ -122,6 +123,8 @@ std::string replay_command(const std::string& program, const driver_options& opt
     text << " --round-commands-max " << options.round_commands_max;
   if (options.transfer_percent != defaults.transfer_percent)
     text << " --transfer-percent " << options.transfer_percent;
+  if (options.close_percent != defaults.close_percent)
+    text << " --close-percent " << options.close_percent;
   if (options.tallyd != defaults.tallyd)
     text << " --tallyd " << options.tallyd;
   if (options.tally != defaults.tally)
@@ -169,20 +172,41 @@ struct round_load {
   std::condition_variable changed;
 };
 
+/// One client's closable account (bank_operations.hpp): opened, then closed by the
+/// client's next command once the open is accepted.
+struct closable_progress {
+  std::string account_id;      ///< empty: none in progress
+  bool open_accepted = false;  ///< its open was decided as accepted
+  std::uint64_t opened = 0;    ///< closable accounts this client opened in this round
+};
+
 /// What one client sends next. Each client first opens its own accounts (index ≡
-/// client mod clients) that no command has tried to open yet; after that it transfers
+/// client mod clients) that no command has tried to open yet. After that it closes its
+/// closable account once that account's open was accepted; or else opens a new one
+/// (--close-percent, 3 % by default, when none is in progress); or else transfers
 /// between two different accounts whose open was accepted (--transfer-percent, 20 % by
 /// default, once two are open), or else deposits (55 %) or withdraws (45 %) on a random
 /// account whose open was accepted. nullopt when there is nothing to do yet (no account
 /// open).
-std::optional<operation> next_operation(splitmix64& random, std::uint32_t client, const driver_options& options,
-                                        std::vector<char>& open_sent, std::vector<std::string>& open_accounts,
+std::optional<operation> next_operation(splitmix64& random, std::uint32_t round, std::uint32_t client,
+                                        const driver_options& options, std::vector<char>& open_sent,
+                                        std::vector<std::string>& open_accounts, closable_progress& closable,
                                         const command_ledger& ledger, std::uint64_t& sent_since_refresh) {
   for (std::uint32_t index = client; index < options.accounts; index += options.clients)
     if (!open_sent[index]) {
       open_sent[index] = 1;
       return operation{operation_kind::open_account, account_name(index), 0, {}};
     }
+  if (closable.open_accepted) {
+    operation close{operation_kind::close_account, closable.account_id, 0, {}};
+    closable.account_id.clear();
+    closable.open_accepted = false;
+    return close;
+  }
+  if (closable.account_id.empty() && random.below(100) < options.close_percent) {
+    closable.account_id = closable_account_name(round, client, closable.opened++);
+    return operation{operation_kind::open_account, closable.account_id, 0, {}};
+  }
   // Refresh the list of open accounts now and then, not per command (it is copied).
   if (open_accounts.empty() || ++sent_since_refresh >= 64) {
     open_accounts = ledger.open_accounts();
@@ -212,9 +236,11 @@ void run_client(std::uint32_t client, const driver_options& options, const tally
   splitmix64 random{options.seed ^ (std::uint64_t{load.round} << 32) ^ (std::uint64_t{client} * 0x9E3779B97F4A7C15ULL)};
   http_client http{where, daemon_request_timeout};
   std::vector<std::string> open_accounts;
+  closable_progress closable;
   std::uint64_t sent_since_refresh = 0;
   while (!load.stop.load()) {
-    auto op = next_operation(random, client, options, open_sent, open_accounts, ledger, sent_since_refresh);
+    auto op = next_operation(random, load.round, client, options, open_sent, open_accounts, closable, ledger,
+                             sent_since_refresh);
     if (!op) {
       std::this_thread::sleep_for(std::chrono::milliseconds{1});
       continue;
@@ -244,6 +270,12 @@ void run_client(std::uint32_t client, const driver_options& options, const tally
     switch (read_command_reply(*op, sent.key, response, outcome, problem)) {
       case reply_reading::decided:
         ledger.acknowledge(sent.index, outcome);
+        if (op->kind == operation_kind::open_account && op->account_id == closable.account_id) {
+          if (outcome.accepted)
+            closable.open_accepted = true;
+          else
+            closable.account_id.clear();  // refused (a violation read_command_reply reported)
+        }
         // Every id is sent once during the load: a replay means two commands share an id.
         if (outcome.replayed)
           violations.add("round " + std::to_string(load.round) + ": key " + sent.key
@@ -320,6 +352,7 @@ struct round_figures {
   std::uint64_t transfers_requested_before_retry = 0;  ///< of those, requested in the journal before their retry
   std::uint64_t transfers_ended_before_retry = 0;      ///< of those, ended in the journal before their retry
   std::uint64_t transfers_audited = 0;                 ///< transfers in the ledger at the audit
+  std::uint64_t closes_applied = 0;                    ///< accounts closed, in the ledger at the audit
   std::uint64_t quiescence_ms = 0;
   std::uint64_t head = 0;
 };
@@ -447,7 +480,12 @@ void audit_after_restart(const driver_options& options, std::uint32_t round, con
     account_ids.push_back(account_name(index));
   const auto records = ledger.records();
   for (const auto& record : records)
+    if (record.op.kind == operation_kind::open_account && is_closable_account(record.op.account_id))
+      account_ids.push_back(record.op.account_id);  // each is opened by one command only
+  for (const auto& record : records) {
     figures.transfers_audited += record.op.kind == operation_kind::transfer_money ? 1 : 0;
+    figures.closes_applied += record.op.kind == operation_kind::close_account && is_applied(record) ? 1 : 0;
+  }
   read_models models;
   if (auto problem = read_models_at(http, account_ids, transfers_to_read(records, round, options.seed), head, models);
       !problem.empty())
@@ -521,6 +559,10 @@ int main(int argc, char** argv) {
   app.add_option("--transfer-percent", options.transfer_percent,
                  "percent of the commands after the opens that are transfers (seeded; 0: none)")
     ->capture_default_str()->check(CLI::Range(std::uint32_t{0}, std::uint32_t{100}));
+  app.add_option("--close-percent", options.close_percent,
+                 "percent of the commands after the opens that open a closable account, which "
+                 "the client closes next (seeded; 0: none)")
+    ->capture_default_str()->check(CLI::Range(std::uint32_t{0}, std::uint32_t{100}));
   app.add_option("--tallyd", options.tallyd, "the tallyd binary")->capture_default_str()->check(CLI::ExistingFile);
   app.add_option("--tally", options.tally, "the tally CLI (for tally verify)")
     ->capture_default_str()->check(CLI::ExistingFile);
@@ -546,7 +588,7 @@ int main(int argc, char** argv) {
   }
   std::cout << "kill_under_load: seed " << options.seed << ", " << options.kills << " kills, " << options.clients
             << " clients, " << options.accounts << " accounts, " << options.transfer_percent
-            << " % transfers, kill after 1.." << options.round_commands_max << " decided commands; data "
+            << " % transfers, " << options.close_percent << " % closable accounts, kill after 1.." << options.round_commands_max << " decided commands; data "
             << paths.data_dir << "\n"
             << "kill_under_load: replay with: " << replay_command(program, options) << std::endl;
 
@@ -627,7 +669,7 @@ int main(int argc, char** argv) {
               << " transfers, " << figures.transfers_requested_before_retry << " requested and "
               << figures.transfers_ended_before_retry << " ended before the retry), verify warnings "
               << torn_tail_warnings << ", head " << figures.head << ", " << figures.transfers_audited
-              << " transfers audited, " << milliseconds_since(round_start) << " ms (load " << load_ms << ", restart "
+              << " transfers audited, " << figures.closes_applied << " accounts closed, " << milliseconds_since(round_start) << " ms (load " << load_ms << ", restart "
               << restart_ms << ", audit " << audit_ms << " of which quiescence " << figures.quiescence_ms << ")"
               << (violations.empty() ? "" : ", VIOLATIONS") << std::endl;
   }
