@@ -160,13 +160,12 @@ void history_read_model::apply(const recorded_event& event) {
   auto decoded = account_event_of(event);
   if (!decoded)
     return;
-  auto& entries = accounts_[event.stream_id];
-  TALLY_ASSERT(event.stream_version == entries.size() + 1);
-  money before = entries.empty() ? 0 : entries.back().balance_after;
+  auto& history = accounts_[event.stream_id];
+  TALLY_ASSERT(event.stream_version == history.entries.size() + 1);
   money amount = amount_of(*decoded);
-  money after = before + bank::balance_change(*decoded);  // the decider kept it in range
-  entries.push_back(stored_entry{event.position, event.timestamp_ns, event.command, amount, after,
-                                 static_cast<std::uint8_t>(decoded->index())});
+  history.balance += bank::balance_change(*decoded);  // the decider kept it in range
+  history.entries.push_back(stored_entry{event.position, event.timestamp_ns, event.command, amount,
+                                         history.balance, static_cast<std::uint8_t>(decoded->index())});
 }
 
 history_page history_read_model::answer(const history_query& query, std::uint64_t position) const {
@@ -175,7 +174,7 @@ history_page history_read_model::answer(const history_query& query, std::uint64_
   auto it = accounts_.find(query.account_id);
   if (it == accounts_.end())
     return page;
-  const auto& entries = it->second;
+  const auto& entries = it->second.entries;
   page.total_events = entries.size();
   auto first = std::max<std::uint64_t>(query.from_version, 1);
   auto count = std::min<std::uint64_t>(query.max_events, history_page_events_max);
@@ -194,7 +193,8 @@ std::string history_read_model::encode() const {
   byte_writer out;
   out.u8(checkpoint_format_version);
   out.u64(accounts_.size());
-  for (const auto& [account_id, entries] : accounts_) {
+  for (const auto& [account_id, history] : accounts_) {
+    const auto& entries = history.entries;
     out.text(account_id);
     out.u64(entries.size());
     std::uint64_t version = 0;
@@ -217,13 +217,14 @@ bool history_read_model::decode(std::string_view bytes) {
   std::uint64_t count = 0;
   if (!read_header(in) || !in.u64(count))
     return false;
-  std::unordered_map<std::string, std::vector<stored_entry>> accounts;
+  std::unordered_map<std::string, account_history> accounts;
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string account_id;
     std::uint64_t entry_count = 0;
     if (!in.text(account_id) || !in.u64(entry_count))
       return false;
-    auto& entries = accounts[account_id];
+    auto& history = accounts[account_id];
+    auto& entries = history.entries;
     for (std::uint64_t j = 0; j < entry_count; ++j) {
       stored_entry entry{};
       std::uint64_t version = 0;
@@ -238,6 +239,7 @@ bool history_read_model::decode(std::string_view bytes) {
       entry.type = *index;
       entries.push_back(entry);
     }
+    history.balance = entries.empty() ? 0 : entries.back().balance_after;
   }
   if (!in.at_end())
     return false;
