@@ -111,8 +111,8 @@ void balance_read_model::apply(const recorded_event& event) {
 
 balance_view balance_read_model::answer(const balance_query& query, std::uint64_t position) const {
   balance_view view;
-  if (auto it = accounts_.find(query.account_id); it != accounts_.end())
-    view = it->second;
+  if (const auto* found = accounts_.find(query.account_id))
+    view = *found;
   view.as_of_position = position;
   return view;
 }
@@ -121,7 +121,7 @@ std::string balance_read_model::encode() const {
   byte_writer out;
   out.u8(checkpoint_format_version);
   out.u64(accounts_.size());
-  for (const auto& [account_id, view] : accounts_) {
+  for (const auto& [account_id, view] : accounts_.entries()) {
     out.text(account_id);
     out.u8(static_cast<std::uint8_t>(view.status));
     out.i64(view.balance);
@@ -135,18 +135,19 @@ bool balance_read_model::decode(std::string_view bytes) {
   std::uint64_t count = 0;
   if (!read_header(in) || !in.u64(count))
     return false;
-  std::unordered_map<std::string, balance_view> accounts;
+  detail::flat_string_map<balance_view> accounts;
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string account_id;
     std::uint8_t status = 0;
     balance_view view;
     if (!in.text(account_id) || !in.u8(status) || !in.i64(view.balance) || !in.u64(view.version))
       return false;
-    if (status > static_cast<std::uint8_t>(bank::account_status::closed) || view.balance < 0)
+    if (status > static_cast<std::uint8_t>(bank::account_status::closed) || view.balance < 0
+        || accounts.find(account_id) != nullptr)
       return false;
     view.exists = true;
     view.status = static_cast<bank::account_status>(status);
-    accounts.emplace(std::move(account_id), view);
+    accounts[account_id] = view;
   }
   if (!in.at_end())
     return false;
@@ -171,10 +172,10 @@ void history_read_model::apply(const recorded_event& event) {
 history_page history_read_model::answer(const history_query& query, std::uint64_t position) const {
   history_page page;
   page.as_of_position = position;
-  auto it = accounts_.find(query.account_id);
-  if (it == accounts_.end())
+  const auto* history = accounts_.find(query.account_id);
+  if (history == nullptr)
     return page;
-  const auto& entries = it->second.entries;
+  const auto& entries = history->entries;
   page.total_events = entries.size();
   auto first = std::max<std::uint64_t>(query.from_version, 1);
   auto count = std::min<std::uint64_t>(query.max_events, history_page_events_max);
@@ -193,7 +194,7 @@ std::string history_read_model::encode() const {
   byte_writer out;
   out.u8(checkpoint_format_version);
   out.u64(accounts_.size());
-  for (const auto& [account_id, history] : accounts_) {
+  for (const auto& [account_id, history] : accounts_.entries()) {
     const auto& entries = history.entries;
     out.text(account_id);
     out.u64(entries.size());
@@ -217,11 +218,11 @@ bool history_read_model::decode(std::string_view bytes) {
   std::uint64_t count = 0;
   if (!read_header(in) || !in.u64(count))
     return false;
-  std::unordered_map<std::string, account_history> accounts;
+  detail::flat_string_map<account_history> accounts;
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string account_id;
     std::uint64_t entry_count = 0;
-    if (!in.text(account_id) || !in.u64(entry_count))
+    if (!in.text(account_id) || !in.u64(entry_count) || accounts.find(account_id) != nullptr)
       return false;
     auto& history = accounts[account_id];
     auto& entries = history.entries;

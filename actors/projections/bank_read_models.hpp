@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/projections/flat_string_map.hpp"
 #include "tally/event.hpp"
 #include "tally/read_models.hpp"
 
@@ -27,11 +28,8 @@ public:
   std::string encode() const;
   bool decode(std::string_view bytes);
 
-  /// Every account's view (for audits): account id -> view.
-  const std::unordered_map<std::string, balance_view>& accounts() const { return accounts_; }
-
 private:
-  std::unordered_map<std::string, balance_view> accounts_;
+  detail::flat_string_map<balance_view> accounts_;
 };
 
 /// Every account's events with the balance after each, paged.
@@ -62,7 +60,7 @@ private:
     // from the vector's last entry was a cache miss per event, nearly all of apply()'s time.
     money balance = 0;
   };
-  std::unordered_map<std::string, account_history> accounts_;
+  detail::flat_string_map<account_history> accounts_;
 };
 
 /// Sum of balances, open/closed accounts, deposits and withdrawals.
