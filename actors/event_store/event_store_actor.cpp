@@ -6,6 +6,7 @@
 // (their own threads), never on CAF's scheduler threads.
 #include "tally/event_store.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -242,10 +243,13 @@ void close_current(event_store_state& st) {
   auto closing = std::move(st.current);
   st.current = batch{};
   st.current.sequence = st.next_batch_sequence++;
-  // Under steady load one batch is about as large as the last: sized once, the vectors
-  // do not regrow (and move every event) a few times per batch.
-  st.current.events.reserve(closing.events.size());
-  st.current.acknowledgements.reserve(closing.acknowledgements.size());
+  // Under steady load one batch is about as large as the last, give or take a half:
+  // sized once, the vectors do not regrow (and move every event) a few times per batch.
+  auto expected_size = [&](std::size_t last) {
+    return std::min<std::size_t>(st.options.batch_events_max, last + last / 2 + 16);
+  };
+  st.current.events.reserve(expected_size(closing.events.size()));
+  st.current.acknowledgements.reserve(expected_size(closing.acknowledgements.size()));
   auto now = wall_clock_ns();
   for (auto& event : closing.events)
     event.timestamp_ns = now;

@@ -6,7 +6,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "actors/projections/flat_string_map.hpp"
+#include "tally/detail/flat_string_map.hpp"
 #include "tally/event.hpp"
 #include "tally/read_models.hpp"
 

@@ -711,7 +711,7 @@ private:
     auto* router = dynamic_cast<detail::router_actor_type*>(
       caf::actor_cast<caf::abstract_actor*>(server_.router));
     if (router != nullptr)
-      for (const auto& [stream_id, entry] : router->state.entries)
+      for (const auto& [stream_id, entry] : router->state.entries.entries())
         caf::anon_send_exit(entry.actor, reason);
     for (const auto& actor : {server_.router, server_.store, server_.balances,
                               server_.histories, server_.totals})

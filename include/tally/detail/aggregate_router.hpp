@@ -16,6 +16,7 @@
 #include "caf/all.hpp"
 
 #include "tally/detail/aggregate_actor.hpp"
+#include "tally/detail/flat_string_map.hpp"
 
 namespace tally::detail {
 
@@ -72,7 +73,7 @@ struct router_state {
   /// Advances every sweep_interval: recency is tracked in ticks, not clock reads, so a
   /// command costs no clock call and at most one list move per tick.
   std::uint64_t tick = 0;
-  std::unordered_map<std::string, router_entry> entries;
+  flat_string_map<router_entry> entries;  ///< references last until the next insert or erase
   std::list<std::string> recency;  ///< active (not passivating) streams, most recent first
   std::unordered_map<caf::actor_addr, std::string> streams_by_actor;
   std::vector<caf::response_promise> drain_waiters;
@@ -111,8 +112,8 @@ void start_aggregate(router_actor_type* self, const std::string& stream_id, rout
 template <class Aggregate>
 router_entry& find_or_start(router_actor_type* self, const std::string& stream_id) {
   auto& st = self->state;
-  if (auto it = st.entries.find(stream_id); it != st.entries.end())
-    return it->second;
+  if (auto* found = st.entries.find(stream_id))
+    return *found;
   auto& entry = st.entries[stream_id];
   start_aggregate<Aggregate>(self, stream_id, entry);
   return entry;
@@ -170,9 +171,7 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
       return;
     auto stream_id = std::move(by_actor->second);
     st.streams_by_actor.erase(by_actor);
-    auto it = st.entries.find(stream_id);
-    TALLY_ASSERT(it != st.entries.end());
-    auto& entry = it->second;
+    auto& entry = st.entries.at(stream_id);
     if (!entry.passivating)
       st.recency.erase(entry.recency);  // it stopped on its own (failure)
     else
@@ -186,7 +185,7 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
       for (auto& command : waiting)
         command.forward(entry.actor);
     } else {
-      st.entries.erase(it);
+      st.entries.erase(stream_id);
     }
     if (!st.accepting && st.entries.empty()) {
       for (auto& waiter : st.drain_waiters)
@@ -258,14 +257,15 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
       auto& st = self->state;
       auto promise = self->make_response_promise();
       st.accepting = false;
-      for (auto& [stream_id, entry] : st.entries)
+      st.entries.for_each([self](const std::string&, router_entry& entry) {
         if (!entry.passivating)
           begin_passivation(self, entry);
-      for (auto& [stream_id, entry] : st.entries) {
+      });
+      st.entries.for_each([](const std::string&, router_entry& entry) {
         for (auto& command : entry.waiting)
           command.promise.deliver(make_caf_error(error_code::shutting_down));
         entry.waiting.clear();
-      }
+      });
       if (st.entries.empty())
         promise.deliver(true);
       else

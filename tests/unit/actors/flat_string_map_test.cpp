@@ -1,6 +1,6 @@
-// The read models' string-keyed map (actors/projections/flat_string_map.hpp) against
-// std::unordered_map over seeded random keys, through many growths.
-#include "actors/projections/flat_string_map.hpp"
+// The string-keyed map of the read models and the router (tally/detail/flat_string_map.hpp) against
+// std::unordered_map over seeded random keys, through growths and erasures.
+#include "tally/detail/flat_string_map.hpp"
 
 #include <gtest/gtest.h>
 
@@ -40,6 +40,51 @@ TEST(flat_string_map, finds_what_was_added_and_nothing_else_through_growth) {
     ASSERT_EQ(map.entries().size(), order.size());
     for (std::size_t index = 0; index < order.size(); ++index)
       EXPECT_EQ(map.entries()[index].first, order[index]);  // insertion order
+  }
+}
+
+TEST(flat_string_map, erasing_keeps_every_other_key_findable) {
+  for (std::uint64_t seed : {4u, 5u, 6u}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    std::mt19937_64 random{seed};
+    flat_string_map<std::uint64_t> map;
+    std::unordered_map<std::string, std::uint64_t> expected;
+    // Few distinct keys against many operations: long probe runs form, wrap around the
+    // slot array's end and are shifted back by erasures again and again.
+    for (int step = 0; step < 50'000; ++step) {
+      std::string key = "stream-" + std::to_string(random() % 300);
+      switch (random() % 3) {
+        case 0:
+          map[key] = static_cast<std::uint64_t>(step);
+          expected[key] = static_cast<std::uint64_t>(step);
+          break;
+        case 1:
+          ASSERT_EQ(map.erase(key), expected.erase(key) == 1) << key;
+          break;
+        default: {
+          auto found = expected.find(key);
+          if (found == expected.end()) {
+            ASSERT_EQ(map.find(key), nullptr) << key;
+          } else {
+            ASSERT_NE(map.find(key), nullptr) << key;
+            ASSERT_EQ(*map.find(key), found->second) << key;
+          }
+        }
+      }
+      ASSERT_EQ(map.size(), expected.size());
+    }
+    for (const auto& [key, value] : expected)
+      ASSERT_EQ(map.at(key), value) << key;
+    std::size_t visited = 0;
+    map.for_each([&](const std::string& key, std::uint64_t& value) {
+      ++visited;
+      EXPECT_EQ(expected.at(key), value);
+    });
+    EXPECT_EQ(visited, expected.size());
+    for (const auto& [key, value] : expected)
+      EXPECT_TRUE(map.erase(key));
+    EXPECT_TRUE(map.empty());
+    EXPECT_FALSE(map.erase("stream-0"));
   }
 }
 
