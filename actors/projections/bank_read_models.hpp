@@ -56,7 +56,7 @@ private:
   };
   struct account_history {
     std::vector<stored_entry> entries;
-    // entries.back().balance_after, kept beside the vector in the map's node: reading it
+    // entries.back().balance_after, kept beside the vector in the map's entry: reading it
     // from the vector's last entry was a cache miss per event, nearly all of apply()'s time.
     money balance = 0;
   };
