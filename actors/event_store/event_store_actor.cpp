@@ -694,13 +694,13 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
             answer_failure(make_caf_error(st.failure));
             return;
           }
-          if (st.io_thread && st.store->stream_version(stream_id) == 0) {
-            // Nothing to read (a stream without events has no snapshot either): no
-            // round trip through the reader's thread for every new aggregate.
-            promise.deliver(loaded_stream{}, std::move(handed_back));
-            return;
-          }
           if (st.io_thread) {
+            if (st.store->stream_version(stream_id) == 0) {
+              // Nothing to read (a stream without events has no snapshot either): no
+              // round trip through the reader's thread for every new aggregate.
+              promise.deliver(loaded_stream{}, std::move(handed_back));
+              return;
+            }
             if (handed_back.empty()) {
               promise.delegate(st.reader, rehydrate_atom::value, stream_id, use_snapshot);
               return;

@@ -94,15 +94,6 @@ public:
       visit(static_cast<const std::string&>(key), value);
   }
 
-  void reserve(std::size_t count) {
-    entries_.reserve(count);
-    std::size_t wanted = slots_.empty() ? slots_min : slots_.size();
-    while (wanted < count * 2)
-      wanted *= 2;
-    if (wanted > slots_.size())
-      rebuild(wanted);
-  }
-
 private:
   static constexpr std::size_t npos = SIZE_MAX;
   static constexpr std::size_t slots_min = 16;
@@ -157,7 +148,7 @@ private:
 
   void rebuild(std::size_t slot_count) {
     TALLY_ASSERT((slot_count & (slot_count - 1)) == 0 && slot_count >= slots_min
-                 && slot_count >= entries_.size() * 2);
+                 && slot_count >= (entries_.size() + 1) * 2);  // room for the entry being added
     slots_.assign(slot_count, 0);
     for (std::size_t number = 0; number < entries_.size(); ++number)
       place(hash(entries_[number].first), static_cast<std::uint32_t>(number));
