@@ -416,8 +416,9 @@ private:
       return reply_error(failure_error(reply.error()));
     if (!reply->accepted() && !is_rejection(reply->outcome))
       return reply_error(failure_error(status{reply->outcome}));
-    auto response = make_json_response(http_status_for(reply->outcome, kind),
-                                       encode_command_reply(*reply, command), version_, keep_alive_);
+    auto response = make_response(http_status_for(reply->outcome, kind),
+                                  encode_command_reply(*reply, command), "application/json",
+                                  version_, keep_alive_);
     if (reply->duplicate)
       response.set("Idempotent-Replayed", "true");
     send(std::move(response));

@@ -101,9 +101,11 @@ unsigned http_status_for(error_code code, command_kind kind = command_kind::depo
 /// The api_error for a failed runtime call (not a rejection).
 api_error failure_error(const status& failure);
 
-/// The reply body of a command: outcome, version, position (and error/message when
-/// rejected).
-nlohmann::json encode_command_reply(const command_reply& reply, const decoded_command& command);
+/// The reply body of a command, as the JSON text sent (ending in a newline): outcome,
+/// version, position, account id, command name and command id (and error, code and
+/// message when rejected), keys sorted. Precondition: `command` passed decode_command()
+/// (its ids are ASCII).
+std::string encode_command_reply(const command_reply& reply, const decoded_command& command);
 
 /// The reply body of a transfer request. The transfer reached an end: `outcome` and
 /// `status` are "completed" or "failed" (with `reason`); rejected (nothing recorded):

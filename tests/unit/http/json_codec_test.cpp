@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 using namespace tally;
 using namespace tally::daemon;
@@ -183,14 +184,68 @@ TEST(json_codec, encodes_replies_with_position_and_version) {
   command_reply reply;
   reply.stream_version = 3;
   reply.position = 42;
-  auto body = encode_command_reply(reply, *command.value);
+  auto text = encode_command_reply(reply, *command.value);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  auto body = nlohmann::json::parse(text);
   EXPECT_EQ(body["outcome"], "accepted");
   EXPECT_EQ(body["position"], 42);
   EXPECT_EQ(body["version"], 3);
+  EXPECT_EQ(body["account_id"], "acc-1");
+  EXPECT_EQ(body["command"], "deposit_money");
+  EXPECT_EQ(body["command_id"], "c");
+  EXPECT_FALSE(body.contains("error"));
   reply.outcome = error_code::insufficient_funds;
-  body = encode_command_reply(reply, *command.value);
+  body = nlohmann::json::parse(encode_command_reply(reply, *command.value));
   EXPECT_EQ(body["outcome"], "rejected");
   EXPECT_EQ(body["error"], "insufficient_funds");
+  EXPECT_EQ(body["code"], "insufficient_funds");
+  EXPECT_EQ(body["message"], std::string{describe(error_code::insufficient_funds)});
+}
+
+// The reply text is written without a json object; it must be exactly what dump() of
+// the object gives, for every outcome, command kind and printable command id (quotes and
+// backslashes escaped), and the largest positions and versions.
+TEST(json_codec, reply_text_is_what_nlohmann_dumps_for_the_same_object) {
+  std::vector<std::string> ids{"c", "\"", "\\", "a\"b\\c", "{}[],:", "~!#$%&'()*+-./<=>?@^_`|"};
+  for (char c = 0x21; c < 0x7F; ++c)  // printable ASCII, as command ids are
+    ids.push_back(std::string{"id"} + c);
+  ids.push_back(std::string(command_id::text_bytes_max, '"'));
+  int compared = 0;
+  for (auto kind : {command_kind::open, command_kind::deposit, command_kind::withdraw,
+                    command_kind::close}) {
+    for (const auto& id : ids) {
+      const std::string body = kind == command_kind::open
+                                 ? nlohmann::json{{"account_id", "Acc_9.x-1"}}.dump()
+                               : kind == command_kind::close
+                                 ? std::string{}
+                                 : nlohmann::json{{"amount", 5}}.dump();
+      auto command = decode_command(kind, kind == command_kind::open ? "" : "Acc_9.x-1",
+                                    body.empty() ? "" : json_type, body, &id);
+      ASSERT_TRUE(command) << id << ": " << command.failure.error;
+      for (std::size_t code = 0; code < error_code_count; ++code) {
+        command_reply reply;
+        reply.outcome = static_cast<error_code>(code);
+        reply.stream_version = code == 0 ? UINT64_MAX : code;
+        reply.position = code == 0 ? UINT64_MAX - 1 : code * 1000;
+        nlohmann::json expected{{"outcome", reply.accepted() ? "accepted" : "rejected"},
+                                {"account_id", "Acc_9.x-1"},
+                                {"command", std::string{bank::command_name(command.value->command)}},
+                                {"command_id", id},
+                                {"version", reply.stream_version},
+                                {"position", reply.position}};
+        if (!reply.accepted()) {
+          expected["error"] = std::string{to_string(reply.outcome)};
+          expected["code"] = std::string{to_string(reply.outcome)};
+          expected["message"] = std::string{describe(reply.outcome)};
+        }
+        ASSERT_EQ(encode_command_reply(reply, *command.value), expected.dump() + "\n")
+          << "command id " << id << ", outcome " << to_string(reply.outcome);
+        ++compared;
+      }
+    }
+  }
+  EXPECT_EQ(compared, 4 * 101 * static_cast<int>(error_code_count));
 }
 
 TEST(json_codec, parses_and_formats_timestamps) {
