@@ -1,9 +1,11 @@
 #include "app/tallyd/json_codec.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <iterator>
 #include <ctime>
+#include <initializer_list>
+#include <iterator>
 #include <set>
 #include <vector>
 
@@ -200,9 +202,10 @@ decoded<json> parse_body_object(std::string_view content_type, std::string_view 
 }
 
 /// Unknown fields are refused so a typo ("ammount") is not silently ignored.
-std::optional<api_error> unknown_field(const json& object, const std::set<std::string>& allowed) {
+std::optional<api_error> unknown_field(const json& object,
+                                       std::initializer_list<std::string_view> allowed) {
   for (auto& item : object.items())
-    if (allowed.count(item.key()) == 0)
+    if (std::find(allowed.begin(), allowed.end(), item.key()) == allowed.end())
       return bad_request("unknown_field", "the body has a field this command does not take");
   return std::nullopt;
 }
@@ -313,12 +316,10 @@ decoded<decoded_command> decode_command(command_kind kind, std::string_view path
   if (!parsed)
     return fail(parsed.failure);
   const json& object = *parsed.value;
-  std::set<std::string> allowed{"command_id"};
-  if (kind == command_kind::open)
-    allowed.insert("account_id");
-  if (kind == command_kind::deposit || kind == command_kind::withdraw)
-    allowed.insert("amount");
-  if (auto refused = unknown_field(object, allowed))
+  auto refused = kind == command_kind::open ? unknown_field(object, {"command_id", "account_id"})
+                 : kind == command_kind::close ? unknown_field(object, {"command_id"})
+                                               : unknown_field(object, {"command_id", "amount"});
+  if (refused)
     return fail(*refused);
   // The account.
   std::string account_id{path_account};
