@@ -169,6 +169,10 @@ public:
     return positions == nullptr ? 0 : positions->size();
   }
   std::optional<command_record> find_command(const command_id& command) const override;
+  void prefetch_checks(const std::vector<append_check_key>& keys) const override {
+    std::shared_lock guard{mutex_};
+    store::prefetch_checks(streams_, commands_, keys);
+  }
   status save_snapshot(const snapshot& saved) override;
   std::optional<snapshot> load_snapshot(std::string_view stream_id) const override {
     std::shared_lock guard{mutex_};

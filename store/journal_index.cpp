@@ -33,6 +33,23 @@ std::uint64_t stream_table::hash(std::string_view id) noexcept {
   return mix(std::hash<std::string_view>{}(id));
 }
 
+void stream_table::prefetch_slot(std::uint64_t hash) const noexcept {
+  if (!slots_.empty())
+    __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+}
+
+void stream_table::prefetch_stream(std::uint64_t hash) const noexcept {
+  if (slots_.empty())
+    return;
+  std::uint64_t value = slots_[hash & (slots_.size() - 1)];
+  if (value != 0 && (value & ~slot_number_mask) == (hash & ~slot_number_mask)) {
+    const char* named =
+      reinterpret_cast<const char*>(&streams_[static_cast<std::uint32_t>((value & slot_number_mask) - 1)]);
+    __builtin_prefetch(named);
+    __builtin_prefetch(named + sizeof(stream) - 1);
+  }
+}
+
 std::uint32_t stream_table::find(std::string_view id, std::uint64_t hash) const noexcept {
   if (slots_.empty())
     return npos;
@@ -240,6 +257,17 @@ void command_table::release(table_memory& memory) noexcept {
 #endif
   std::free(memory.slots);
   memory = table_memory{};
+}
+
+void prefetch_checks(const stream_table& streams, const command_table& commands,
+                     const std::vector<append_check_key>& keys) noexcept {
+  for (const auto& key : keys) {
+    streams.prefetch_slot(stream_table::hash(key.stream_id));
+    if (!key.command.is_nil())
+      commands.prefetch(command_table::hash(key.command));
+  }
+  for (const auto& key : keys)
+    streams.prefetch_stream(stream_table::hash(key.stream_id));
 }
 
 command_record command_record_of(const stream_table& streams, const command_table::entry& found) {

@@ -28,6 +28,7 @@
 #include "tally/assert.hpp"
 #include "tally/event.hpp"
 #include "tally/ids.hpp"
+#include "tally/journal.hpp"
 
 namespace tally::store {
 
@@ -49,6 +50,11 @@ public:
 
   std::uint32_t find(std::string_view id, std::uint64_t hash) const noexcept;
   std::uint32_t find(std::string_view id) const noexcept { return find(id, hash(id)); }
+  /// Starts loading the slot a probe for `hash` reads first.
+  void prefetch_slot(std::uint64_t hash) const noexcept;
+  /// Once that slot is loaded: starts loading the stream it names, if its tag matches
+  /// (the probe compares that stream's id and reads its positions' size).
+  void prefetch_stream(std::uint64_t hash) const noexcept;
   /// The number of `id`, added (with no positions) when unknown.
   std::uint32_t intern(std::string_view id, std::uint64_t hash);
 
@@ -126,13 +132,16 @@ public:
   /// after C / 8 inserts, well before the 3 C / 4 inserts that make it grow again.
   static constexpr std::size_t growth_moves_per_insert = 8;
   /// Starts loading the cache lines a probe for `hash` reads first (at load 0.6 an
-  /// unsuccessful probe reads about 3.6 entries: usually two lines).
+  /// unsuccessful probe reads about 3.6 entries: usually two lines), in the previous
+  /// table too while one is being moved.
   void prefetch(std::uint64_t hash) const noexcept {
     if (capacity_ != 0) {
       const char* first = reinterpret_cast<const char*>(&slots_[hash & mask_]);
       __builtin_prefetch(first);
       __builtin_prefetch(first + 64);
     }
+    if (previous_ != nullptr)  // an id not moved yet (or unknown) is probed there too
+      __builtin_prefetch(&previous_[hash & previous_mask_]);
   }
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }
@@ -183,5 +192,11 @@ private:
 /// The record of an indexed command: its versions follow from its stream's positions,
 /// since a command's events are contiguous in one stream.
 command_record command_record_of(const stream_table& streams, const command_table::entry& found);
+
+/// journal::prefetch_checks() of a journal indexed by `streams` and `commands` (the
+/// caller holds the journal's lock): the slots of every key first, then the streams
+/// those slots name, so the misses of the whole batch overlap.
+void prefetch_checks(const stream_table& streams, const command_table& commands,
+                     const std::vector<append_check_key>& keys) noexcept;
 
 }  // namespace tally::store

@@ -99,6 +99,11 @@ public:
     return positions == nullptr ? 0 : positions->size();
   }
 
+  void prefetch_checks(const std::vector<append_check_key>& keys) const override {
+    std::shared_lock guard{mutex_};
+    store::prefetch_checks(streams_, commands_, keys);
+  }
+
   std::optional<command_record> find_command(const command_id& command) const override {
     std::shared_lock guard{mutex_};
     if (command.is_nil())

@@ -187,6 +187,7 @@ struct event_store_state {
 
   std::shared_ptr<append_queue> queue;  ///< commands from local aggregates (may be null)
   std::vector<queued_command> drained;  ///< reused buffer for absorb_queue()
+  std::vector<append_check_key> check_keys;  ///< reused buffer for absorb_queue()
 
   std::vector<caf::actor> subscribers;
   status failure;
@@ -591,7 +592,25 @@ void absorb_queue(store_actor* self) {
   if (!st.queue)
     return;
   st.queue->drain(st.drained);
-  for (auto& item : st.drained) {
+  // The checks look up each stream and command id in the journal's indexes, which are
+  // far larger than the caches: the next few appends' lookups are started while one
+  // is checked, a few at a time (more would not find free miss buffers).
+  constexpr std::size_t prefetch_ahead = 8;
+  auto prefetch_from = [&st](std::size_t first) {
+    st.check_keys.clear();
+    for (std::size_t i = first; i < std::min(first + prefetch_ahead, st.drained.size()); ++i)
+      if (const auto* append = std::get_if<append_request>(&st.drained[i].request))
+        st.check_keys.push_back(append_check_key{append->stream_id, append->command});
+    if (!st.check_keys.empty())
+      st.store->prefetch_checks(st.check_keys);
+    st.check_keys.clear();  // the views point into `drained`
+  };
+  if (st.drained.size() > 1)
+    prefetch_from(0);
+  for (std::size_t index = 0; index < st.drained.size(); ++index) {
+    if (index % prefetch_ahead == 0 && st.drained.size() > 1)
+      prefetch_from(index + prefetch_ahead);
+    auto& item = st.drained[index];
     auto origin = caf::actor_cast<caf::actor>(item.origin);
     if (auto* append = std::get_if<append_request>(&item.request))
       accept_append(self, *append, std::move(item.promise), origin);

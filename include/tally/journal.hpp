@@ -35,6 +35,13 @@ struct snapshot {
   }
 };
 
+/// What the event store is about to check for one append: the stream's version and
+/// whether the command id is known (journal::prefetch_checks).
+struct append_check_key {
+  std::string_view stream_id;
+  command_id command;
+};
+
 /// Durable, ordered storage of events.
 ///
 /// Threads: exactly one thread calls append_batch() at a time (the event store's
@@ -80,6 +87,12 @@ public:
 
   /// What the journal knows of a command id (nullopt when it produced no events).
   virtual std::optional<command_record> find_command(const command_id& command) const = 0;
+
+  /// A hint, before the store checks a batch of appends one by one: the journal may
+  /// start loading what stream_version() and find_command() will read for `keys`, so
+  /// that the cache misses of a batch overlap instead of following one another.
+  /// Changes no result. Same threads as the read functions.
+  virtual void prefetch_checks(const std::vector<append_check_key>& keys) const { (void)keys; }
 
   /// Stores `saved` durably, replacing older snapshots of its stream. Called by
   /// the same thread as append_batch(). Precondition: saved.stream_version <=

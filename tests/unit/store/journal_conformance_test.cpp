@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "support/fault_file_system.hpp"
@@ -183,6 +184,42 @@ TYPED_TEST(journal_conformance, find_command_describes_every_command) {
   check();
   this->reopen_if_durable();
   check();
+}
+
+// prefetch_checks() is a hint: on an empty journal, on known and unknown streams and
+// ids (nil included) and while the command index grows, it answers nothing and changes
+// no answer (under ASan it also shows that the probes stay inside the indexes).
+TYPED_TEST(journal_conformance, prefetch_checks_changes_no_answer) {
+  workload work = make_workload(15, 400, 40);
+  std::vector<append_check_key> keys;
+  std::vector<std::string> streams;
+  for (int i = 0; i < 45; ++i)
+    streams.push_back("account-" + std::to_string(i));  // 40 in the workload, 5 never
+  for (std::size_t i = 0; i < streams.size(); ++i)
+    keys.push_back(append_check_key{streams[i], i % 3 == 0 ? command_id{} : command_id{i, i + 1}});
+  for (const auto& batch : work.batches)
+    keys.push_back(append_check_key{batch.front().stream_id, batch.front().command});
+  this->journal_->prefetch_checks(keys);
+  EXPECT_EQ(this->journal_->stream_version("account-1"), 0U);
+  std::size_t appended = 0;
+  for (const auto& batch : work.batches) {
+    ASSERT_TRUE(this->journal_->append_batch(batch).is_ok());
+    if (++appended % 37 == 0)
+      this->journal_->prefetch_checks(keys);
+  }
+  std::map<std::string, std::uint64_t> versions;
+  for (const auto& batch : work.batches)
+    versions[batch.back().stream_id] = batch.back().stream_version;
+  this->journal_->prefetch_checks(keys);
+  for (const auto& stream : streams)
+    EXPECT_EQ(this->journal_->stream_version(stream), versions.count(stream) ? versions[stream] : 0U)
+      << stream;
+  for (const auto& batch : work.batches) {
+    auto found = this->journal_->find_command(batch.front().command);
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->first_position, batch.front().position);
+  }
+  EXPECT_FALSE(this->journal_->find_command(command_id{1, 2}));
 }
 
 TYPED_TEST(journal_conformance, one_batch_may_hold_several_commands_and_streams) {
