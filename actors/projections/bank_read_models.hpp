@@ -24,6 +24,8 @@ public:
   static constexpr const char* name = "balances";
 
   void apply(const recorded_event& event);
+  /// A hint that `event` is applied soon (projection_actor: a few events ahead).
+  void prefetch(const recorded_event& event) const noexcept { accounts_.prefetch(event.stream_id); }
   balance_view answer(const balance_query& query, std::uint64_t position) const;
   std::string encode() const;
   bool decode(std::string_view bytes);
@@ -40,6 +42,8 @@ public:
   static constexpr const char* name = "history";
 
   void apply(const recorded_event& event);
+  /// A hint that `event` is applied soon (projection_actor: a few events ahead).
+  void prefetch(const recorded_event& event) const noexcept { accounts_.prefetch(event.stream_id); }
   history_page answer(const history_query& query, std::uint64_t position) const;
   std::string encode() const;
   bool decode(std::string_view bytes);

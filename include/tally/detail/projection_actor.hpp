@@ -29,6 +29,8 @@
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 
 #include "caf/all.hpp"
 
@@ -156,13 +158,28 @@ void release_waiting(projection_actor_type<Model>* self) {
   }
 }
 
+/// Whether `Model` has `prefetch(const recorded_event&) const`: a hint that the event is
+/// applied soon (optional).
+template <class Model, class = void>
+struct model_takes_prefetch : std::false_type {};
+template <class Model>
+struct model_takes_prefetch<Model, std::void_t<decltype(std::declval<const Model&>().prefetch(
+                                     std::declval<const recorded_event&>()))>> : std::true_type {};
+
 template <class Model>
 void apply_events(projection_actor_type<Model>* self, const std::vector<recorded_event>& events,
                   std::uint64_t until_position) {
   auto& st = self->state;
-  for (const auto& event : events) {
+  // A model whose lookups miss the caches (a map per stream) takes a hint a few events
+  // ahead, so those misses overlap instead of following one another.
+  constexpr std::size_t prefetch_ahead = 8;
+  for (std::size_t index = 0; index < events.size(); ++index) {
+    const auto& event = events[index];
     if (event.position > until_position)
       break;
+    if constexpr (model_takes_prefetch<Model>::value)
+      if (index + prefetch_ahead < events.size())
+        st.model.prefetch(events[index + prefetch_ahead]);
     TALLY_ASSERT_MSG(event.position == st.position + 1,
                      "a projection must apply every position exactly once, in order");
     if (event.position > st.skip_until)
