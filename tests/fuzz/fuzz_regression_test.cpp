@@ -53,6 +53,9 @@ const regression_case regression_cases[] = {
   {"json_command", "malformed-json-message-echoes-raw-bytes"},
   // Beast does not bound a chunk-size line: the read buffer grew with the client's bytes.
   {"http_request", "unterminated-chunk-extension-grows-read-buffer"},
+  // Beast 1.74 asserted (debug builds) that it holds 5 bytes when it resumes a last
+  // chunk's trailer; a stream may give it fewer (app/http_common/boost_assert_handler.cpp).
+  {"http_request", "chunk-trailer-resumed-with-fewer-than-5-bytes"},
 };
 
 // How GoogleTest (and so the CTest names) show a parameter: its name, not its bytes.
