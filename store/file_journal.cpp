@@ -279,6 +279,7 @@ const char* file_journal::check_batch(const std::vector<index_entry>& entries) {
       return "stream version does not continue its stream";
     stream.check_version = entry.stream_version;
     batch_streams_[i] = number;
+    streams_.prefetch_append(number);  // index_batch() appends there
     if (entry.command.is_nil())
       continue;
     if (i > 0 && entries[i - 1].command == entry.command) {
@@ -976,6 +977,8 @@ result<std::size_t> file_journal::load_checkpoint(
     }
     if (mask_crc(reader.crc()) != body_crc)
       return "body crc mismatch";
+    if (!commands_.tag_assigned())
+      return "command table holds a different number of commands";
     // The segments must still hold what the checkpoint indexed: at least its bytes,
     // the same header, and the same last record (a log cut back by a repair, or
     // rewritten, fails here).

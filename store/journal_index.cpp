@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <new>
 
 #include "tally/assert.hpp"
+#include "tally/detail/text_hash.hpp"
 
 namespace tally::store {
 
@@ -30,12 +30,12 @@ constexpr std::uint64_t slot_number_mask = 0xFFFFFFFFULL;
 // ---- stream_table --------------------------------------------------------------------
 
 std::uint64_t stream_table::hash(std::string_view id) noexcept {
-  return mix(std::hash<std::string_view>{}(id));
+  return tally::detail::hash_text(id);
 }
 
 void stream_table::prefetch_slot(std::uint64_t hash) const noexcept {
   if (!slots_.empty())
-    __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+    tally::detail::prefetch(&slots_[hash & (slots_.size() - 1)]);
 }
 
 void stream_table::prefetch_stream(std::uint64_t hash) const noexcept {
@@ -45,8 +45,8 @@ void stream_table::prefetch_stream(std::uint64_t hash) const noexcept {
   if (value != 0 && (value & ~slot_number_mask) == (hash & ~slot_number_mask)) {
     const char* named =
       reinterpret_cast<const char*>(&streams_[static_cast<std::uint32_t>((value & slot_number_mask) - 1)]);
-    __builtin_prefetch(named);
-    __builtin_prefetch(named + sizeof(stream) - 1);
+    tally::detail::prefetch(named);
+    tally::detail::prefetch(named + sizeof(stream) - 1);
   }
 }
 
@@ -116,17 +116,19 @@ const command_table::entry* command_table::find(const command_id& id, std::uint6
       *slot_out = 0;
     return nullptr;
   }
+  const std::uint8_t tag = tag_of(hash);
   for (std::size_t slot = hash & mask_;; slot = (slot + 1) & mask_) {
-    const entry& candidate = slots_[slot];
-    if (candidate.high == id.high && candidate.low == id.low) {
-      if (slot_out != nullptr)
-        *slot_out = slot;
-      return &candidate;
-    }
-    if (candidate.high == 0 && candidate.low == 0) {
+    const std::uint8_t slot_tag = tags_[slot];
+    if (slot_tag == 0) {
       if (slot_out != nullptr)
         *slot_out = slot;
       break;
+    }
+    const entry& candidate = slots_[slot];
+    if (slot_tag == tag && candidate.high == id.high && candidate.low == id.low) {
+      if (slot_out != nullptr)
+        *slot_out = slot;
+      return &candidate;
     }
   }
   if (previous_ == nullptr)
@@ -134,18 +136,23 @@ const command_table::entry* command_table::find(const command_id& id, std::uint6
   // Not moved yet, or moved: then it was found above. `*slot_out` stays the current
   // table's free slot (no insert follows a hit).
   for (std::size_t slot = hash & previous_mask_;; slot = (slot + 1) & previous_mask_) {
-    const entry& candidate = previous_[slot];
-    if (candidate.high == id.high && candidate.low == id.low)
-      return &candidate;
-    if (candidate.high == 0 && candidate.low == 0)
+    const std::uint8_t slot_tag = previous_tags_[slot];
+    if (slot_tag == 0)
       return nullptr;
+    const entry& candidate = previous_[slot];
+    if (slot_tag == tag && candidate.high == id.high && candidate.low == id.low)
+      return &candidate;
   }
 }
 
 command_table::entry& command_table::insert_at(const command_id& id, std::size_t slot) noexcept {
   TALLY_ASSERT(!id.is_nil() && (size_ + 1) * 4 <= capacity_ * 3);
-  while (slots_[slot].high != 0 || slots_[slot].low != 0)
+  const std::uint64_t id_hash = hash(id);
+  while (tags_[slot] != 0)
     slot = (slot + 1) & mask_;
+  tags_[slot] = tag_of(id_hash);
+  // Not read first: the tag said the slot is free, and a read would wait for a line
+  // that a write need not.
   entry& added = slots_[slot];
   added.high = id.high;
   added.low = id.low;
@@ -156,24 +163,24 @@ command_table::entry& command_table::insert_at(const command_id& id, std::size_t
   return added;
 }
 
-void command_table::place(const entry& moving) noexcept {
+void command_table::place(const entry& moving, std::uint8_t tag) noexcept {
   std::size_t slot = hash(command_id{moving.high, moving.low}) & mask_;
-  while (slots_[slot].high != 0 || slots_[slot].low != 0)
+  while (tags_[slot] != 0)
     slot = (slot + 1) & mask_;
+  tags_[slot] = tag;
   slots_[slot] = moving;
 }
 
 void command_table::move_previous(std::size_t count) noexcept {
   TALLY_ASSERT(previous_ != nullptr);
   const std::size_t end = std::min(previous_capacity_, moved_ + count);
-  for (; moved_ < end; ++moved_) {
-    const entry& moving = previous_[moved_];
-    if (moving.high != 0 || moving.low != 0)
-      place(moving);
-  }
+  for (; moved_ < end; ++moved_)
+    if (previous_tags_[moved_] != 0)
+      place(previous_[moved_], previous_tags_[moved_]);
   if (moved_ == previous_capacity_) {
     release(previous_memory_);
     previous_ = nullptr;
+    previous_tags_ = nullptr;
     previous_capacity_ = previous_mask_ = moved_ = 0;
   }
 }
@@ -196,36 +203,53 @@ void command_table::reserve(std::size_t count) {
   // The current table becomes the previous one; the inserts that follow move it over.
   previous_memory_ = memory_;
   previous_ = slots_;
+  previous_tags_ = tags_;
   previous_capacity_ = capacity_;
   previous_mask_ = mask_;
   moved_ = 0;
   memory_ = memory;
   slots_ = memory.slots;
+  tags_ = memory.tags;
   capacity_ = capacity;
   mask_ = capacity - 1;
   if (previous_capacity_ == 0) {
     previous_memory_ = table_memory{};
     previous_ = nullptr;
+    previous_tags_ = nullptr;
   }
 }
 
 command_table::entry* command_table::assign_raw(std::size_t capacity, std::size_t size) {
   if (capacity < 64 || (capacity & (capacity - 1)) != 0 || size * 4 > capacity * 3
-      || capacity > (SIZE_MAX / sizeof(entry)))
+      || capacity > (SIZE_MAX / (sizeof(entry) + 1)))
     return nullptr;
   table_memory memory = allocate(capacity);
   clear();
   memory_ = memory;
   slots_ = memory.slots;
+  tags_ = memory.tags;
   capacity_ = capacity;
   mask_ = capacity - 1;
   size_ = size;
   return slots_;
 }
 
+bool command_table::tag_assigned() noexcept {
+  TALLY_ASSERT(!growing());
+  std::size_t tagged = 0;
+  for (std::size_t slot = 0; slot < capacity_; ++slot) {
+    const entry& assigned = slots_[slot];
+    if (assigned.high == 0 && assigned.low == 0)
+      continue;
+    tags_[slot] = tag_of(hash(command_id{assigned.high, assigned.low}));
+    ++tagged;
+  }
+  return tagged == size_;
+}
+
 command_table::table_memory command_table::allocate(std::size_t capacity) {
   table_memory out;
-  out.bytes = capacity * sizeof(entry);
+  out.bytes = capacity * (sizeof(entry) + 1);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
   constexpr std::size_t mapped_bytes_min = 4U * 1024 * 1024;
   if (out.bytes >= mapped_bytes_min) {
@@ -235,13 +259,15 @@ command_table::table_memory command_table::allocate(std::size_t capacity) {
       throw std::bad_alloc{};
     (void)::madvise(mapped, out.bytes, MADV_HUGEPAGE);  // a hint: fine when refused
     out.slots = static_cast<entry*>(mapped);
+    out.tags = reinterpret_cast<std::uint8_t*>(out.slots + capacity);
     out.mapped = true;
     return out;
   }
 #endif
-  out.slots = static_cast<entry*>(std::calloc(capacity, sizeof(entry)));
+  out.slots = static_cast<entry*>(std::calloc(capacity, sizeof(entry) + 1));
   if (out.slots == nullptr)
     throw std::bad_alloc{};
+  out.tags = reinterpret_cast<std::uint8_t*>(out.slots + capacity);
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tally/detail/flat_string_map.hpp"
+#include "tally/detail/prefetch.hpp"
 #include "tally/event.hpp"
 #include "tally/read_models.hpp"
 
@@ -44,6 +45,16 @@ public:
   void apply(const recorded_event& event);
   /// A hint that `event` is applied soon (projection_actor: a few events ahead).
   void prefetch(const recorded_event& event) const noexcept { accounts_.prefetch(event.stream_id); }
+  /// Once prefetch() loaded the account's entry: starts loading, for writing, where
+  /// apply() puts the event (the store of a new entry that misses the caches was most
+  /// of apply's time).
+  void prefetch_update(const recorded_event& event) const noexcept {
+    if (const auto* history = accounts_.find(event.stream_id)) {
+      const auto* next = history->entries.data() + history->entries.size();
+      detail::prefetch(next);
+      detail::prefetch(reinterpret_cast<const char*>(next + 1) - 1);
+    }
+  }
   history_page answer(const history_query& query, std::uint64_t position) const;
   std::string encode() const;
   bool decode(std::string_view bytes);

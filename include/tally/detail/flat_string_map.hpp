@@ -13,13 +13,14 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "tally/assert.hpp"
+#include "tally/detail/prefetch.hpp"
+#include "tally/detail/text_hash.hpp"
 
 namespace tally::detail {
 
@@ -91,8 +92,8 @@ public:
     const std::uint64_t slot = slots_[home_of(key_hash)];
     if (slot != 0 && (slot >> 32) == (key_hash >> 32)) {
       const char* named = reinterpret_cast<const char*>(&entries_[number_of(slot)]);
-      __builtin_prefetch(named);
-      __builtin_prefetch(named + sizeof(entry) - 1);
+      detail::prefetch(named);
+      detail::prefetch(named + sizeof(entry) - 1);
     }
   }
 
@@ -113,9 +114,7 @@ private:
   static constexpr std::size_t npos = SIZE_MAX;
   static constexpr std::size_t slots_min = 16;
 
-  static std::uint64_t hash(std::string_view key) noexcept {
-    return std::hash<std::string_view>{}(key);
-  }
+  static std::uint64_t hash(std::string_view key) noexcept { return hash_text(key); }
   static std::uint32_t number_of(std::uint64_t slot) noexcept {
     return static_cast<std::uint32_t>(slot) - 1;
   }

@@ -166,13 +166,26 @@ template <class Model>
 struct model_takes_prefetch<Model, std::void_t<decltype(std::declval<const Model&>().prefetch(
                                      std::declval<const recorded_event&>()))>> : std::true_type {};
 
+/// Whether `Model` has `prefetch_update(const recorded_event&) const`: a second hint,
+/// given after prefetch() had time to load the lookup, for what applying the event
+/// writes (optional).
+template <class Model, class = void>
+struct model_takes_prefetch_update : std::false_type {};
+template <class Model>
+struct model_takes_prefetch_update<
+  Model, std::void_t<decltype(std::declval<const Model&>().prefetch_update(
+           std::declval<const recorded_event&>()))>> : std::true_type {};
+
 template <class Model>
 void apply_events(projection_actor_type<Model>* self, const std::vector<recorded_event>& events,
                   std::uint64_t until_position) {
   auto& st = self->state;
   // A model whose lookups miss the caches (a map per stream) takes a hint a few events
-  // ahead, so those misses overlap instead of following one another.
+  // ahead, so those misses overlap instead of following one another; one whose update
+  // writes elsewhere (a vector per stream) takes a second one, nearer, once the lookup
+  // it needs is loaded.
   constexpr std::size_t prefetch_ahead = 8;
+  constexpr std::size_t prefetch_update_ahead = 4;
   for (std::size_t index = 0; index < events.size(); ++index) {
     const auto& event = events[index];
     if (event.position > until_position)
@@ -180,6 +193,9 @@ void apply_events(projection_actor_type<Model>* self, const std::vector<recorded
     if constexpr (model_takes_prefetch<Model>::value)
       if (index + prefetch_ahead < events.size())
         st.model.prefetch(events[index + prefetch_ahead]);
+    if constexpr (model_takes_prefetch_update<Model>::value)
+      if (index + prefetch_update_ahead < events.size())
+        st.model.prefetch_update(events[index + prefetch_update_ahead]);
     TALLY_ASSERT_MSG(event.position == st.position + 1,
                      "a projection must apply every position exactly once, in order");
     if (event.position > st.skip_until)

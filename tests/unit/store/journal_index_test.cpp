@@ -138,5 +138,60 @@ TEST(command_table, clear_drops_both_tables) {
   EXPECT_EQ(table.find(id_of(1), command_table::hash(id_of(1)))->first_position, 7u);
 }
 
+TEST(command_table, ids_that_share_a_tag_are_told_apart_by_their_entries) {
+  // A probe skips slots by their tag byte and compares the entry only where the tag
+  // matches: ids whose hashes share that byte must still find their own entries, and
+  // an unknown id with the same tag must find none.
+  const std::uint8_t shared = command_table::tag_of(command_table::hash(id_of(1)));
+  std::vector<command_id> same_tag;
+  for (std::uint64_t n = 1; same_tag.size() < 301; ++n)
+    if (command_table::tag_of(command_table::hash(id_of(n))) == shared)
+      same_tag.push_back(id_of(n));
+  const command_id unknown = same_tag.back();
+  same_tag.pop_back();
+  command_table table;
+  for (std::size_t i = 0; i < same_tag.size(); ++i)
+    add(table, same_tag[i], i + 1);
+  table.finish_growth();
+  for (std::size_t i = 0; i < same_tag.size(); ++i) {
+    const auto* found = table.find(same_tag[i], command_table::hash(same_tag[i]));
+    ASSERT_NE(found, nullptr) << i;
+    EXPECT_EQ(found->first_position, i + 1);
+    EXPECT_EQ(found->high, same_tag[i].high);
+  }
+  EXPECT_EQ(table.find(unknown, command_table::hash(unknown)), nullptr);
+}
+
+TEST(command_table, a_table_assigned_from_its_slots_finds_every_entry) {
+  // Loading an index checkpoint: the slots are copied in raw, then tagged.
+  command_table table;
+  constexpr std::uint64_t count = 5'000;
+  for (std::uint64_t n = 1; n <= count; ++n)
+    add(table, id_of(n), n);
+  table.finish_growth();
+  command_table loaded;
+  auto* slots = loaded.assign_raw(table.capacity(), table.size());
+  ASSERT_NE(slots, nullptr);
+  std::copy(table.slots(), table.slots() + table.capacity(), slots);
+  EXPECT_EQ(loaded.find(id_of(1), command_table::hash(id_of(1))), nullptr);  // not tagged yet
+  ASSERT_TRUE(loaded.tag_assigned());
+  for (std::uint64_t n = 1; n <= count; ++n) {
+    const auto* found = loaded.find(id_of(n), command_table::hash(id_of(n)));
+    ASSERT_NE(found, nullptr) << n;
+    EXPECT_EQ(found->first_position, n);
+  }
+  EXPECT_EQ(loaded.find(id_of(count + 1), command_table::hash(id_of(count + 1))), nullptr);
+  // Inserts after loading go where probes find them.
+  add(loaded, id_of(count + 1), count + 1);
+  EXPECT_EQ(loaded.find(id_of(count + 1), command_table::hash(id_of(count + 1)))->first_position,
+            count + 1);
+
+  command_table miscounted;
+  slots = miscounted.assign_raw(table.capacity(), table.size() + 1);
+  ASSERT_NE(slots, nullptr);
+  std::copy(table.slots(), table.slots() + table.capacity(), slots);
+  EXPECT_FALSE(miscounted.tag_assigned());
+}
+
 }  // namespace
 }  // namespace tally::store
