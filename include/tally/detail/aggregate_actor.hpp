@@ -19,6 +19,7 @@
 
 #include "tally/aggregate.hpp"
 #include "tally/assert.hpp"
+#include "tally/detail/prefetch.hpp"
 #include "tally/event_store.hpp"
 #include "tally/journal.hpp"
 #include "tally/protocol.hpp"
@@ -55,6 +56,36 @@ struct aggregate_state {
 
 template <class Aggregate>
 using aggregate_actor_type = caf::stateful_actor<aggregate_state<Aggregate>>;
+
+/// The bytes of aggregate_state that handling a command reads: all but the ids of
+/// `recent`, which come last (state_address() checks that).
+template <class Aggregate>
+constexpr std::size_t aggregate_state_hot_bytes =
+  sizeof(aggregate_state<Aggregate>) - sizeof(std::array<command_id, recent_command_ids_max>);
+
+/// Where the state of `aggregate` (just spawned as aggregate_actor<Aggregate> by the
+/// caller) lives. CAF's stateful_actor reaches its state through a reference member,
+/// which is read here, while the spawner still has the new actor in its caches.
+template <class Aggregate>
+const char* state_address(const caf::actor& aggregate) noexcept {
+  auto* actor = static_cast<aggregate_actor_type<Aggregate>*>(
+    caf::actor_cast<caf::abstract_actor*>(aggregate));
+  const char* state = reinterpret_cast<const char*>(&actor->state);
+  TALLY_ASSERT(reinterpret_cast<const char*>(&actor->state.recent)
+               == state + aggregate_state_hot_bytes<Aggregate>);
+  return state;
+}
+
+/// Starts loading what an aggregate's next command reads of its state (at
+/// state_address()). The router calls it as it hands a command over: the aggregate
+/// runs after the router's turn, so its state, usually long out of the caches, is
+/// there by then.
+template <class Aggregate>
+void prefetch_state(const char* state) noexcept {
+  for (std::size_t offset = 0; offset < aggregate_state_hot_bytes<Aggregate>; offset += 64)
+    prefetch(state + offset);
+  prefetch(state + aggregate_state_hot_bytes<Aggregate> - 1);
+}
 
 template <class Aggregate>
 void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot);

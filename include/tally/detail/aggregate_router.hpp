@@ -45,6 +45,7 @@ struct waiting_command {
 
 struct router_entry {
   caf::actor actor;
+  const char* state = nullptr;  ///< the aggregate's state (state_address()), for prefetch
   std::uint64_t last_used_tick = 0;  ///< router tick of the last command
   std::list<std::string>::iterator recency;  ///< position in router_state::recency
   bool passivating = false;
@@ -99,6 +100,7 @@ void start_aggregate(router_actor_type* self, const std::string& stream_id, rout
     begin_passivation(self, st.entries.at(st.recency.back()));
   entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.queue,
                             st.options.aggregate);
+  entry.state = state_address<Aggregate>(entry.actor);
   self->monitor(entry.actor);
   st.streams_by_actor[entry.actor.address()] = stream_id;
   st.recency.push_front(stream_id);
@@ -209,6 +211,7 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
       if (auto* entry = ready_entry<Aggregate>(self, stream_id)) {
         // The aggregate (and after it the store) answers the caller directly.
         self->delegate(entry->actor, std::move(envelope));
+        prefetch_state<Aggregate>(entry->state);
         return;
       }
       auto stream_copy = stream_id;
