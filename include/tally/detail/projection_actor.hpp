@@ -22,6 +22,7 @@
 //   std::string encode() const; bool decode(std::string_view);  // checkpoints
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -186,6 +187,14 @@ void apply_events(projection_actor_type<Model>* self, const std::vector<recorded
   // it needs is loaded.
   constexpr std::size_t prefetch_ahead = 8;
   constexpr std::size_t prefetch_update_ahead = 4;
+  // The first events of a batch get their hints all at once, so that their misses
+  // overlap too (a batch holds about 20 events).
+  if constexpr (model_takes_prefetch<Model>::value)
+    for (std::size_t index = 0; index < std::min(prefetch_ahead, events.size()); ++index)
+      st.model.prefetch(events[index]);
+  if constexpr (model_takes_prefetch_update<Model>::value)
+    for (std::size_t index = 0; index < std::min(prefetch_update_ahead, events.size()); ++index)
+      st.model.prefetch_update(events[index]);
   for (std::size_t index = 0; index < events.size(); ++index) {
     const auto& event = events[index];
     if (event.position > until_position)
