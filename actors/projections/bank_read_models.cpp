@@ -198,10 +198,10 @@ std::string history_read_model::encode() const {
     const auto& entries = history.entries;
     out.text(account_id);
     out.u64(entries.size());
-    std::uint64_t version = 0;
-    for (const auto& entry : entries) {
+    for (std::size_t index = 0; index < entries.size(); ++index) {
+      const auto& entry = entries[index];
       out.u64(entry.position);
-      out.u64(++version);
+      out.u64(index + 1);
       out.text(account_event_names[entry.type]);
       out.i64(entry.amount);
       out.i64(entry.balance_after);

@@ -1,11 +1,14 @@
 // The bank's read models, each kept by a projection actor (tally/detail/projection_actor.hpp).
 #pragma once
 
+#include <memory>
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
+#include "tally/assert.hpp"
 #include "tally/detail/flat_string_map.hpp"
 #include "tally/detail/prefetch.hpp"
 #include "tally/event.hpp"
@@ -50,9 +53,10 @@ public:
   /// of apply's time).
   void prefetch_update(const recorded_event& event) const noexcept {
     if (const auto* history = accounts_.find(event.stream_id)) {
-      const auto* next = history->entries.data() + history->entries.size();
-      detail::prefetch(next);
-      detail::prefetch(reinterpret_cast<const char*>(next + 1) - 1);
+      if (const auto* next = history->entries.next_slot()) {
+        detail::prefetch(next);
+        detail::prefetch(reinterpret_cast<const char*>(next + 1) - 1);
+      }
     }
   }
   history_page answer(const history_query& query, std::uint64_t position) const;
@@ -69,8 +73,54 @@ private:
     money balance_after;
     std::uint8_t type;  ///< index into the account_event variant
   };
+  // An account's entries in chunks of 8, 16, 32, ... entries: an append never moves
+  // the earlier ones (a vector's doublings copied each entry about once more, into
+  // memory the kernel had to clear first; a third of the page faults of a run), and
+  // at most half of the memory is unused, as with a vector.
+  class entry_chunks {
+  public:
+    static constexpr std::size_t first_chunk_entries = 8;
+
+    std::size_t size() const noexcept { return size_; }
+    bool empty() const noexcept { return size_ == 0; }
+    const stored_entry& operator[](std::size_t index) const noexcept {
+      TALLY_ASSERT(index < size_);
+      const auto [chunk, offset] = locate(index);
+      return chunks_[chunk][offset];
+    }
+    const stored_entry& back() const noexcept { return (*this)[size_ - 1]; }
+    void push_back(const stored_entry& entry) {
+      if (left_in_chunk_ == 0) {
+        const std::size_t entries = first_chunk_entries << chunks_.size();
+        chunks_.emplace_back(new stored_entry[entries]);
+        next_ = chunks_.back().get();
+        left_in_chunk_ = entries;
+      }
+      TALLY_ASSERT(next_ != nullptr && left_in_chunk_ > 0);
+      *next_++ = entry;
+      --left_in_chunk_;
+      ++size_;
+    }
+    /// Where the next push_back() writes, or nullptr when it starts a chunk. Reads only
+    /// this object (no chunk), so a prefetch of it costs no miss of its own.
+    const stored_entry* next_slot() const noexcept { return left_in_chunk_ > 0 ? next_ : nullptr; }
+
+  private:
+    // Chunk k holds first_chunk_entries << k entries, and first_chunk_entries * (2^k - 1)
+    // come before it.
+    static std::pair<std::size_t, std::size_t> locate(std::size_t index) noexcept {
+      const std::size_t scaled = index / first_chunk_entries + 1;
+      const auto chunk = static_cast<std::size_t>(63 - __builtin_clzll(scaled));
+      return {chunk, index - first_chunk_entries * ((std::size_t{1} << chunk) - 1)};
+    }
+
+    std::vector<std::unique_ptr<stored_entry[]>> chunks_;
+    std::size_t size_ = 0;
+    stored_entry* next_ = nullptr;  ///< in the last chunk, while left_in_chunk_ > 0
+    std::size_t left_in_chunk_ = 0;
+  };
   struct account_history {
-    std::vector<stored_entry> entries;
+    entry_chunks entries;
     // entries.back().balance_after, kept beside the vector in the map's entry: reading it
     // from the vector's last entry was a cache miss per event, nearly all of apply()'s time.
     money balance = 0;
