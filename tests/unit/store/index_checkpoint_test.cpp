@@ -8,6 +8,7 @@
 
 #include "support/fault_file_system.hpp"
 #include "journal_test_support.hpp"
+#include "store/crc32c.hpp"
 #include "store/file_journal.hpp"
 #include "tally/file_journal.hpp"
 
@@ -188,6 +189,54 @@ TEST(index_checkpoint, a_damaged_checkpoint_is_dropped_for_a_full_scan) {
     // Removed (and, as the scan covered many segments, written anew from the scan).
     EXPECT_NE(fs.contents(checkpoint_path), std::optional<std::string>{damaged[i]});
     ASSERT_EQ(read_everything(*opened), expected);
+    for (const auto& batch : work.batches)
+      ASSERT_TRUE(opened->find_command(batch.front().command));
+  }
+}
+
+TEST(index_checkpoint, a_command_count_that_does_not_match_the_table_drops_it) {
+  // A checkpoint whose CRCs hold but whose header counts one command more or fewer than
+  // its table's used slots (as a writer bug would leave it): loading tags every used
+  // slot, counts them, and drops the checkpoint instead of trusting either number.
+  workload work = make_workload(test_seed(9005), 60);
+  fault_file_system base;
+  {
+    auto target = open_or_fail(base, options());
+    ASSERT_NE(target, nullptr);
+    append_all(*target, work, 0, work.batches.size());
+  }
+  const std::string good = *base.contents(checkpoint_path);
+  ASSERT_GE(good.size(), 64U);
+  auto count_of = [](const std::string& bytes) {
+    std::uint64_t count = 0;
+    for (int i = 7; i >= 0; --i)
+      count = (count << 8) | static_cast<unsigned char>(bytes[48 + i]);
+    return count;
+  };
+  const std::uint64_t commands = count_of(good);
+  ASSERT_GT(commands, 1U);
+  for (std::uint64_t wrong : {commands - 1, commands + 1}) {
+    SCOPED_TRACE("commands " + std::to_string(wrong));
+    std::string bytes = good;
+    for (int i = 0; i < 8; ++i)
+      bytes[48 + i] = static_cast<char>((wrong >> (8 * i)) & 0xFF);
+    const std::uint32_t header_crc = store::mask_crc(store::crc32c(std::string_view{bytes}.substr(0, 60)));
+    for (int i = 0; i < 4; ++i)
+      bytes[60 + i] = static_cast<char>((header_crc >> (8 * i)) & 0xFF);
+    fault_file_system fs;
+    for (const auto& name : base.files_in(directory))
+      fs.set_contents(directory + "/" + name, *base.contents(directory + "/" + name));
+    fs.set_contents(checkpoint_path, bytes);
+    recovery_report report;
+    auto opened = open_or_fail(fs, options(), &report);
+    ASSERT_NE(opened, nullptr);
+    EXPECT_EQ(report.checkpoint_events, 0U);
+    bool named = false;
+    for (const auto& action : report.actions)
+      named = named || action.reason.find("command table holds a different number of commands")
+                         != std::string::npos;
+    EXPECT_TRUE(named);
+    ASSERT_EQ(read_everything(*opened), work.events_of_first(work.batches.size()));
     for (const auto& batch : work.batches)
       ASSERT_TRUE(opened->find_command(batch.front().command));
   }
