@@ -13,16 +13,6 @@ namespace tally::store {
 
 namespace {
 
-std::uint64_t mix(std::uint64_t value) noexcept {
-  // splitmix64's finalizer: every input bit affects every output bit.
-  value ^= value >> 30;
-  value *= 0xBF58476D1CE4E5B9ULL;
-  value ^= value >> 27;
-  value *= 0x94D049BB133111EBULL;
-  value ^= value >> 31;
-  return value;
-}
-
 constexpr std::uint64_t slot_number_mask = 0xFFFFFFFFULL;
 
 }  // namespace
@@ -106,7 +96,7 @@ void stream_table::grow() {
 // ---- command_table -------------------------------------------------------------------
 
 std::uint64_t command_table::hash(const command_id& id) noexcept {
-  return mix(id.high ^ mix(id.low));
+  return tally::detail::mix_bits(id.high ^ tally::detail::mix_bits(id.low));
 }
 
 const command_table::entry* command_table::find(const command_id& id, std::uint64_t hash,

@@ -183,7 +183,7 @@ void apply_events(projection_actor_type<Model>* self, const std::vector<recorded
   auto& st = self->state;
   // A model whose lookups miss the caches (a map per stream) takes a hint a few events
   // ahead, so those misses overlap instead of following one another; one whose update
-  // writes elsewhere (a vector per stream) takes a second one, nearer, once the lookup
+  // writes elsewhere (an array per stream) takes a second one, nearer, once the lookup
   // it needs is loaded.
   constexpr std::size_t prefetch_ahead = 8;
   constexpr std::size_t prefetch_update_ahead = 4;

@@ -2,7 +2,7 @@
 // models' maps, the journals' stream tables). Every command hashes its stream id about
 // ten times on its way through; std::hash<std::string_view> is an out-of-line call
 // that takes a byte at a time through its tail, this is inline and takes 8 bytes at a
-// time. Not persisted anywhere: the tables are rebuilt, never stored by slot.
+// time. Not persisted anywhere: those tables are rebuilt, never stored by slot.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +11,18 @@
 #include <string_view>
 
 namespace tally::detail {
+
+/// SplitMix64's finalizer: every input bit affects every output bit. (The command-id
+/// index places its slots by it, and index checkpoints store those slots: it must not
+/// change.)
+inline std::uint64_t mix_bits(std::uint64_t value) noexcept {
+  value ^= value >> 30;
+  value *= 0xBF58476D1CE4E5B9ULL;
+  value ^= value >> 27;
+  value *= 0x94D049BB133111EBULL;
+  value ^= value >> 31;
+  return value;
+}
 
 /// 64 well-mixed bits of `text` (every bit of the result depends on every byte).
 inline std::uint64_t hash_text(std::string_view text) noexcept {
@@ -33,14 +45,9 @@ inline std::uint64_t hash_text(std::string_view text) noexcept {
     hash = (hash ^ word) * multiplier;
     hash ^= hash >> 32;
   }
-  // The finalizer of SplitMix64: the tables use both the low bits (the slot) and the
-  // high ones (a tag), so every input bit must reach both.
-  hash ^= hash >> 30;
-  hash *= 0xBF58476D1CE4E5B9ULL;
-  hash ^= hash >> 27;
-  hash *= 0x94D049BB133111EBULL;
-  hash ^= hash >> 31;
-  return hash;
+  // The tables use both the low bits (the slot) and the high ones (a tag), so every
+  // input bit must reach both.
+  return mix_bits(hash);
 }
 
 }  // namespace tally::detail
