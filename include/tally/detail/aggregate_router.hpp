@@ -79,9 +79,6 @@ struct router_state {
   std::unordered_map<caf::actor_addr, std::string> streams_by_actor;
   std::vector<caf::response_promise> drain_waiters;
   router_counters counters;
-  /// Messages at the head of the mailbox's cache whose first map slot was hinted
-  /// (prefetch_next_route); only a hint, so a miscount costs nothing but a miss.
-  std::size_t slots_hinted = 0;
 };
 
 using router_actor_type = caf::stateful_actor<router_state>;
@@ -166,29 +163,16 @@ inline void schedule_sweep(router_actor_type* self) {
 template <class Aggregate>
 void prefetch_next_route(router_actor_type* self) {
   using command_type = typename Aggregate::command_type;
-  auto& st = self->state;
   auto& normal =
     std::get<caf::scheduled_actor::normal_queue_index>(self->mailbox().queue().queues());
-  auto stream_of = [](const caf::mailbox_element& element) -> const std::string* {
-    const auto& content = element.content();
-    if (!content.template match_elements<command_envelope<command_type>>())
-      return nullptr;
-    return &Aggregate::stream_of(content.template get_as<command_envelope<command_type>>(0).command);
-  };
-  // Once per batch of waiting messages: the first slot of every one's lookup, so that
-  // the entry hint below does not wait for its slot.
-  if (st.slots_hinted == 0) {
-    normal.peek_all([&](const caf::mailbox_element& element) {
-      ++st.slots_hinted;
-      if (const auto* stream = stream_of(element))
-        st.entries.prefetch_slot(*stream);
-    });
-  } else {
-    --st.slots_hinted;
-  }
-  if (const auto* next = normal.peek())
-    if (const auto* stream = stream_of(*next))
-      st.entries.prefetch(*stream);
+  auto* next = normal.peek();
+  if (next == nullptr)
+    return;
+  auto& content = next->content();
+  if (!content.template match_elements<command_envelope<command_type>>())
+    return;
+  const auto& envelope = content.template get_as<command_envelope<command_type>>(0);
+  self->state.entries.prefetch(Aggregate::stream_of(envelope.command));
 }
 
 /// The router of aggregate type `Aggregate`.

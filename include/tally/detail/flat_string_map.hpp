@@ -97,13 +97,6 @@ public:
     }
   }
 
-  /// An earlier hint than prefetch(): starts loading only the first slot of `key`'s
-  /// probe (which prefetch() reads), and reads nothing itself. Changes nothing.
-  void prefetch_slot(std::string_view key) const noexcept {
-    if (!slots_.empty())
-      detail::prefetch(&slots_[home_of(hash(key))]);
-  }
-
   std::size_t size() const noexcept { return entries_.size(); }
   bool empty() const noexcept { return entries_.empty(); }
 
