@@ -111,7 +111,9 @@ private:
 ///   the store received before it)
 /// - (read_stream_atom, string stream, uint64 from_version, uint64 max) -> vector<recorded_event>
 /// - (read_all_atom, uint64 from_position, uint64 max) -> vector<recorded_event>
-/// - (head_atom) -> uint64 committed head
+/// - (head_atom) -> uint64 durable head: every event up to it is durable, so an
+///   answered append's position is never above it (subscribers may receive the last
+///   batches a moment later)
 /// - (subscribe_atom, actor) -> uint64 head; then event_batch messages after that head
 /// - (unsubscribe_atom, actor)
 /// - (snapshot_atom, snapshot): saved after every append received before it commits

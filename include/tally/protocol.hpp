@@ -184,7 +184,7 @@ struct loaded_stream {
 struct store_status {
   bool available = true;
   std::string failure;            ///< why the store stopped (empty while available)
-  std::uint64_t head = 0;         ///< last committed position
+  std::uint64_t head = 0;         ///< last durable position (see head_atom)
   std::uint64_t batches_committed = 0;
   std::uint64_t events_committed = 0;
   std::string journal;            ///< journal description

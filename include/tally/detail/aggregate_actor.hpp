@@ -19,6 +19,7 @@
 
 #include "tally/aggregate.hpp"
 #include "tally/assert.hpp"
+#include "tally/detail/owned_promise.hpp"
 #include "tally/detail/prefetch.hpp"
 #include "tally/event_store.hpp"
 #include "tally/journal.hpp"
@@ -92,15 +93,6 @@ void rehydrate(aggregate_actor_type<Aggregate>* self, bool use_snapshot);
 
 template <class Aggregate>
 void decide_handed_back(aggregate_actor_type<Aggregate>* self);
-
-/// `promise` as if made by `owner`: CAF sends a promise's answer from its owner and
-/// schedules the receiver on the owner's execution unit, so the actor that delivers or
-/// delegates it must own it.
-inline caf::response_promise owned_by(const caf::response_promise& promise,
-                                      caf::strong_actor_ptr owner) {
-  return caf::response_promise{std::move(owner), promise.source(), promise.stages(),
-                               promise.id()};
-}
 
 /// Stops the aggregate after a failure; commands handed back to it get the failure, as
 /// no one else would answer them.
