@@ -11,9 +11,11 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "caf/all.hpp"
 
@@ -50,6 +52,13 @@ struct aggregate_state {
   handed_back_commands handed_back;
   /// Passivating: once nothing is handed back any more, the actor stops.
   bool stopping = false;
+  /// Where CAF keeps this actor's behavior: the behavior stack's element and the
+  /// behavior object, which CAF reads first whenever the actor runs and which are
+  /// usually long out of the caches. Noted by the actor at its first command, read by
+  /// its router, which prefetches them with the state (behavior_address()). Only ever
+  /// used as prefetch addresses, so a stale one costs nothing.
+  std::atomic<const void*> behavior_slot{nullptr};
+  std::atomic<const void*> behavior_object{nullptr};
   /// The ids of the last commands that appended (a ring): a retry of one of them is
   /// answered by the store with the original outcome, without deciding it again.
   std::array<command_id, recent_command_ids_max> recent{};
@@ -86,6 +95,25 @@ void prefetch_state(const char* state) noexcept {
   for (std::size_t offset = 0; offset < aggregate_state_hot_bytes<Aggregate>; offset += 64)
     prefetch(state + offset);
   prefetch(state + aggregate_state_hot_bytes<Aggregate> - 1);
+}
+
+/// The behavior addresses an aggregate noted (null until its first command), read
+/// from its state at `state` (state_address()). The caller's load waits for the
+/// state's line; a router does it once per aggregate and keeps the answer.
+template <class Aggregate>
+std::pair<const void*, const void*> behavior_address(const char* state) noexcept {
+  const auto* aggregate = reinterpret_cast<const aggregate_state<Aggregate>*>(state);
+  return {aggregate->behavior_slot.load(std::memory_order_relaxed),
+          aggregate->behavior_object.load(std::memory_order_relaxed)};
+}
+
+/// Starts loading what CAF reads of an aggregate's behavior when the aggregate runs:
+/// the stack's element and the first lines of the behavior object (its match cases).
+inline void prefetch_behavior(const void* slot, const void* object) noexcept {
+  constexpr std::size_t object_lines = 4;
+  prefetch(slot);
+  for (std::size_t line = 0; line < object_lines; ++line)
+    prefetch(static_cast<const char*>(object) + line * 64);
 }
 
 template <class Aggregate>
@@ -363,6 +391,13 @@ caf::behavior aggregate_actor(aggregate_actor_type<Aggregate>* self, std::string
   return {
     [self](command_envelope<command_type>& envelope) {
       TALLY_ASSERT(self->state.handed_back.empty());
+      auto& st = self->state;
+      if (st.behavior_object.load(std::memory_order_relaxed) == nullptr
+          && !self->bhvr_stack().empty()) {
+        const auto& current = self->bhvr_stack().back();
+        st.behavior_slot.store(&current, std::memory_order_relaxed);
+        st.behavior_object.store(current.as_behavior_impl().get(), std::memory_order_relaxed);
+      }
       auto promise = self->make_response_promise();
       handle_command<Aggregate>(self, caf::make_message(std::move(envelope)), promise, 1);
     },

@@ -9,6 +9,7 @@
 #include <list>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <unordered_map>
 #include <vector>
@@ -46,6 +47,8 @@ struct waiting_command {
 struct router_entry {
   caf::actor actor;
   const char* state = nullptr;  ///< the aggregate's state (state_address()), for prefetch
+  const void* behavior_slot = nullptr;    ///< behavior_address(), once the aggregate noted it
+  const void* behavior_object = nullptr;  ///< (both only for prefetch)
   std::uint64_t last_used_tick = 0;  ///< router tick of the last command
   std::list<std::string>::iterator recency;  ///< position in router_state::recency
   bool passivating = false;
@@ -101,6 +104,8 @@ void start_aggregate(router_actor_type* self, const std::string& stream_id, rout
   entry.actor = self->spawn(aggregate_actor<Aggregate>, stream_id, st.store, st.queue,
                             st.options.aggregate);
   entry.state = state_address<Aggregate>(entry.actor);
+  entry.behavior_slot = nullptr;  // the new actor notes its own at its first command
+  entry.behavior_object = nullptr;
   self->monitor(entry.actor);
   st.streams_by_actor[entry.actor.address()] = stream_id;
   st.recency.push_front(stream_id);
@@ -233,6 +238,11 @@ caf::behavior aggregate_router(router_actor_type* self, caf::actor store,
         // The aggregate (and after it the store) answers the caller directly.
         self->delegate(entry->actor, std::move(envelope));
         prefetch_state<Aggregate>(entry->state);
+        if (entry->behavior_object != nullptr)
+          prefetch_behavior(entry->behavior_slot, entry->behavior_object);
+        else
+          std::tie(entry->behavior_slot, entry->behavior_object) =
+            behavior_address<Aggregate>(entry->state);
         return;
       }
       auto stream_copy = stream_id;
