@@ -317,6 +317,12 @@ caf::behavior load_client(client_actor* self, const std::vector<workload_command
   st.coordinator = std::move(coordinator);
   st.client = client;
   st.result = std::make_shared<client_result>();
+  // At most one change per command (two per transfer): sized before the clock starts,
+  // so the timed loop never regrows it (a regrowth moves it and faults in new pages).
+  std::size_t transfers = 0;
+  for (const auto& command : *commands)
+    transfers += command.op == operation::transfer ? 1 : 0;
+  st.result->tally_changes.reserve(commands->size() + transfers);
   return {
     [self](start_atom, std::uint64_t started_ns) {
       self->state.started_ns = started_ns;
