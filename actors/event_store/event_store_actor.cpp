@@ -17,6 +17,7 @@
 #include "tally/assert.hpp"
 #include "tally/detail/owned_promise.hpp"
 #include "tally/detail/spawn.hpp"
+#include "tally/detail/text_hash.hpp"
 #include "tally/protocol.hpp"
 
 namespace tally {
@@ -214,6 +215,13 @@ struct batch {
   std::vector<std::function<void()>> after_commit;  // deferred reads and replies
 };
 
+// The stream tables' inline hash (std::hash<std::string> is an out-of-line call).
+struct stream_id_hash {
+  std::size_t operator()(const std::string& stream_id) const noexcept {
+    return static_cast<std::size_t>(detail::hash_text(stream_id));
+  }
+};
+
 struct pending_version {
   std::uint64_t version = 0;
   std::uint64_t batch_sequence = 0;
@@ -246,7 +254,7 @@ struct event_store_state {
   bool flush_scheduled = false;
 
   // Appends assigned but not committed yet, so checks see them.
-  std::unordered_map<std::string, pending_version> pending_versions;
+  std::unordered_map<std::string, pending_version, stream_id_hash> pending_versions;
   std::unordered_map<command_id, pending_command> pending_commands;
 
   // Streams whose aggregate was told to reload (one rollback) because the store refused
@@ -270,6 +278,8 @@ struct event_store_state {
 };
 
 using store_actor = caf::stateful_actor<event_store_state>;
+
+constexpr std::size_t pending_entries_expected = 1024;
 
 std::uint64_t current_version(event_store_state& st, const std::string& stream_id) {
   if (auto it = st.pending_versions.find(stream_id); it != st.pending_versions.end())
@@ -787,6 +797,10 @@ caf::actor spawn_event_store(caf::actor_system& system, std::shared_ptr<journal>
     st.committed_head = store->head();
     st.assigned_head = st.committed_head;
     st.current.sequence = st.next_batch_sequence++;
+    // Under load a few batches of appends are pending at a time: sized once, the maps
+    // do not rehash while they fill and empty again.
+    st.pending_versions.reserve(pending_entries_expected);
+    st.pending_commands.reserve(pending_entries_expected);
     if (io_thread) {
       // The helpers die with the store (they keep no handle to it between messages).
       self->link_to(writer);
