@@ -119,6 +119,24 @@ struct writer_fixture {
   }
 };
 
+using append_handle = caf::response_handle<caf::blocking_actor, caf::message, true>;
+
+// Sends the appends of ids first..last, each to its own stream, while the writer's
+// first commit runs; each is handled by the store on its own (the status answer comes
+// after the append: one mailbox, in order), so each is its own hand-over.
+std::vector<append_handle> append_one_by_one(caf::scoped_actor& self, const caf::actor& store,
+                                             std::uint64_t first, std::uint64_t last) {
+  std::vector<append_handle> handles;
+  for (std::uint64_t i = first; i <= last; ++i) {
+    handles.push_back(self->request(store, caf::infinite, append_atom::value,
+                                    make_append("s" + std::to_string(i), id_of(i)),
+                                    caf::actor{}));
+    self->request(store, caf::infinite, status_atom::value)
+      .receive([](const store_status&) {}, [](caf::error&) {});
+  }
+  return handles;
+}
+
 }  // namespace
 
 TEST(event_store_writer, appends_handed_over_during_a_commit_are_answered_after_the_next_one) {
@@ -127,16 +145,7 @@ TEST(event_store_writer, appends_handed_over_during_a_commit_are_answered_after_
   auto first = self->request(world.store, caf::infinite, append_atom::value,
                              make_append("a", id_of(1)), caf::actor{});
   ASSERT_TRUE(world.journal->wait_entered(1)) << "the writer never started the first commit";
-  // Three appends while the first commit runs, each handled by the store on its own.
-  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> later;
-  for (std::uint64_t i = 2; i <= 4; ++i) {
-    later.push_back(self->request(world.store, caf::infinite, append_atom::value,
-                                  make_append("s" + std::to_string(i), id_of(i)),
-                                  caf::actor{}));
-    // The status answer comes after the append (one mailbox, in order).
-    self->request(world.store, caf::infinite, status_atom::value)
-      .receive([](const store_status&) {}, [](caf::error&) {});
-  }
+  auto later = append_one_by_one(self, world.store, 2, 4);
   // The test opens the gate from another thread a moment later; every answer must see
   // it open (no append is answered before its commit returned).
   std::thread opener{[&] {
@@ -182,14 +191,7 @@ TEST(event_store_writer, a_failed_commit_answers_its_appends_and_every_later_one
   auto first = self->request(world.store, caf::infinite, append_atom::value,
                              make_append("a", id_of(1)), caf::actor{});
   ASSERT_TRUE(world.journal->wait_entered(1));
-  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> later;
-  for (std::uint64_t i = 2; i <= 3; ++i) {
-    later.push_back(self->request(world.store, caf::infinite, append_atom::value,
-                                  make_append("s" + std::to_string(i), id_of(i)),
-                                  caf::actor{}));
-    self->request(world.store, caf::infinite, status_atom::value)
-      .receive([](const store_status&) {}, [](caf::error&) {});
-  }
+  auto later = append_one_by_one(self, world.store, 2, 3);
   world.journal->open();
   first.receive([](const command_reply& reply) { EXPECT_TRUE(reply.accepted()); },
                 [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
