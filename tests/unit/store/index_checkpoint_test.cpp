@@ -36,6 +36,14 @@ void append_all(journal& target, const workload& work, std::size_t from, std::si
     ASSERT_TRUE(target.append_batch(work.batches[i]).is_ok());
 }
 
+// Writes batches [0, count) of `work` into a journal on `fs` and closes it (a clean
+// close writes the index checkpoint).
+void write_and_close(fault_file_system& fs, const workload& work, std::size_t count) {
+  auto target = open_or_fail(fs, options());
+  ASSERT_NE(target, nullptr);
+  append_all(*target, work, 0, count);
+}
+
 bool has_action(const recovery_report& report, const std::string& text) {
   for (const auto& action : report.actions)
     if (action.reason.find(text) != std::string::npos)
@@ -80,11 +88,7 @@ void expect_same_indexes(const journal& loaded, const journal& scanned, const wo
 TEST(index_checkpoint, loading_it_gives_the_same_journal_as_a_full_scan) {
   workload work = make_workload(test_seed(9001), 300);
   fault_file_system fs;
-  {
-    auto target = open_or_fail(fs, options());
-    ASSERT_NE(target, nullptr);
-    append_all(*target, work, 0, work.batches.size());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_and_close(fs, work, work.batches.size()));
   ASSERT_TRUE(fs.contents(checkpoint_path)) << "a clean close writes the checkpoint";
   recovery_report report;
   auto loaded = open_or_fail(fs, options(), &report);
@@ -121,11 +125,7 @@ TEST(index_checkpoint, loading_it_gives_the_same_journal_as_a_full_scan) {
 TEST(index_checkpoint, a_stale_checkpoint_is_used_and_only_the_log_after_it_is_scanned) {
   workload work = make_workload(test_seed(9002), 300);
   fault_file_system fs;
-  {
-    auto target = open_or_fail(fs, options());
-    ASSERT_NE(target, nullptr);
-    append_all(*target, work, 0, 100);
-  }
+  ASSERT_NO_FATAL_FAILURE(write_and_close(fs, work, 100));
   std::string old_checkpoint = *fs.contents(checkpoint_path);
   std::uint64_t old_head = work.events_of_first(100).size();
   {
@@ -153,11 +153,7 @@ TEST(index_checkpoint, a_stale_checkpoint_is_used_and_only_the_log_after_it_is_s
 TEST(index_checkpoint, a_damaged_checkpoint_is_dropped_for_a_full_scan) {
   workload work = make_workload(test_seed(9003), 120);
   fault_file_system base;
-  {
-    auto target = open_or_fail(base, options());
-    ASSERT_NE(target, nullptr);
-    append_all(*target, work, 0, work.batches.size());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_and_close(base, work, work.batches.size()));
   std::map<std::string, std::string> files;
   for (const auto& name : base.files_in(directory))
     files[directory + "/" + name] = *base.contents(directory + "/" + name);
@@ -200,11 +196,7 @@ TEST(index_checkpoint, a_command_count_that_does_not_match_the_table_drops_it) {
   // slot, counts them, and drops the checkpoint instead of trusting either number.
   workload work = make_workload(test_seed(9005), 60);
   fault_file_system base;
-  {
-    auto target = open_or_fail(base, options());
-    ASSERT_NE(target, nullptr);
-    append_all(*target, work, 0, work.batches.size());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_and_close(base, work, work.batches.size()));
   const std::string good = *base.contents(checkpoint_path);
   ASSERT_GE(good.size(), 64U);
   auto count_of = [](const std::string& bytes) {
@@ -310,11 +302,7 @@ TEST(index_checkpoint, a_checkpoint_ahead_of_a_log_that_was_cut_back_is_dropped)
 TEST(index_checkpoint, damage_in_the_log_it_covers_is_still_detected_at_open) {
   workload work = make_workload(test_seed(9006), 80);
   fault_file_system fs;
-  {
-    auto target = open_or_fail(fs, options());
-    ASSERT_NE(target, nullptr);
-    append_all(*target, work, 0, work.batches.size());
-  }
+  ASSERT_NO_FATAL_FAILURE(write_and_close(fs, work, work.batches.size()));
   ASSERT_TRUE(fs.contents(checkpoint_path));
   std::string first = directory + "/" + store::segment_file_name(1);
   std::string bytes = *fs.contents(first);
