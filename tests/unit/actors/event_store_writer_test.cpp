@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -105,8 +106,8 @@ struct writer_fixture {
   std::shared_ptr<gated_journal> journal;
   caf::actor store;
 
-  explicit writer_fixture(std::uint64_t fail_at_append) {
-    config.set("scheduler.max-threads", 2);
+  explicit writer_fixture(std::uint64_t fail_at_append, std::size_t worker_threads = 2) {
+    config.set("scheduler.max-threads", worker_threads);
     system = std::make_unique<caf::actor_system>(config);
     journal = std::make_shared<gated_journal>(fail_at_append);
     event_store_options options;
@@ -120,6 +121,38 @@ struct writer_fixture {
 };
 
 using append_handle = caf::response_handle<caf::blocking_actor, caf::message, true>;
+
+// Keeps the one scheduler thread of a system busy from start() until release(), so
+// that nothing scheduled there (the store) runs meanwhile; released at the latest when
+// destroyed. The flags are shared with the blocking actor, which may still read them
+// after this object is gone.
+class worker_blocker {
+public:
+  explicit worker_blocker(caf::actor_system& system) : system_(system) {}
+  ~worker_blocker() { release(); }
+
+  /// Occupies the scheduler thread; false if it did not start within 10 s.
+  bool start() {
+    system_.spawn([flags = flags_](caf::event_based_actor*) {
+      flags->running = true;
+      while (!flags->released)
+        std::this_thread::sleep_for(1ms);
+    });
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (!flags_->running && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    return flags_->running;
+  }
+  void release() { flags_->released = true; }
+
+private:
+  struct flags {
+    std::atomic<bool> running{false};
+    std::atomic<bool> released{false};
+  };
+  caf::actor_system& system_;
+  std::shared_ptr<flags> flags_ = std::make_shared<flags>();
+};
 
 // Sends the appends of ids first..last, each to its own stream, while the writer's
 // first commit runs; each is handled by the store on its own (the status answer comes
@@ -183,6 +216,34 @@ TEST(event_store_writer, appends_handed_over_during_a_commit_are_answered_after_
         EXPECT_EQ(status.pending_events, 0u);
       },
       [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
+}
+
+// The writer answers the appends of a commit before the store hears of the commit.
+// Here the store cannot run in between (its one scheduler thread is kept busy), and
+// the head question overtakes the writer's news in its mailbox (high priority): the
+// head must come from the writer's durable position, not the store's committed one.
+TEST(event_store_writer, the_head_covers_an_answer_the_store_has_not_heard_of_yet) {
+  writer_fixture world{0, 1};
+  caf::scoped_actor self{*world.system};
+  auto append = self->request(world.store, caf::infinite, append_atom::value,
+                              make_append("a", id_of(1)), caf::actor{});
+  ASSERT_TRUE(world.journal->wait_entered(1)) << "the writer never started the commit";
+  worker_blocker blocker{*world.system};
+  ASSERT_TRUE(blocker.start()) << "the scheduler thread was never free";
+  world.journal->open();
+  std::uint64_t answered = 0;
+  append.receive([&](const command_reply& reply) { answered = reply.position; },
+                 [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
+  ASSERT_EQ(answered, 1u);
+  auto head = self->request<caf::message_priority::high>(world.store, caf::infinite,
+                                                         head_atom::value);
+  blocker.release();
+  head.receive([&](std::uint64_t position) { EXPECT_EQ(position, answered); },
+               [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
+  // Once the store has heard of the commit, its own status says the same.
+  self->request(world.store, caf::infinite, status_atom::value)
+    .receive([](const store_status& status) { EXPECT_EQ(status.events_committed, 1u); },
+             [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
 }
 
 TEST(event_store_writer, a_failed_commit_answers_its_appends_and_every_later_one_unavailable) {
