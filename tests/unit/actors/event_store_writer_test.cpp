@@ -242,8 +242,12 @@ TEST(event_store_writer, the_head_covers_an_answer_the_store_has_not_heard_of_ye
                [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
   // Once the store has heard of the commit, its own status says the same.
   self->request(world.store, caf::infinite, status_atom::value)
-    .receive([](const store_status& status) { EXPECT_EQ(status.events_committed, 1u); },
-             [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
+    .receive(
+      [&](const store_status& status) {
+        EXPECT_EQ(status.head, answered);
+        EXPECT_EQ(status.events_committed, 1u);
+      },
+      [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
 }
 
 TEST(event_store_writer, a_failed_commit_answers_its_appends_and_every_later_one_unavailable) {
