@@ -13,6 +13,7 @@
 
 #include "caf/all.hpp"
 #include "support/failing_journal.hpp"
+#include "tally/detail/spawn.hpp"
 #include "tally/event_store.hpp"
 #include "tally/protocol.hpp"
 
@@ -133,7 +134,7 @@ public:
 
   /// Occupies the scheduler thread; false if it did not start within 10 s.
   bool start() {
-    system_.spawn([flags = flags_](caf::event_based_actor*) {
+    detail::spawn_without_arguments(system_, [flags = flags_](caf::event_based_actor*) {
       flags->running = true;
       while (!flags->released)
         std::this_thread::sleep_for(1ms);
