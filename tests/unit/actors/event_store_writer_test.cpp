@@ -192,8 +192,9 @@ TEST(event_store_writer, appends_handed_over_during_a_commit_are_answered_after_
         EXPECT_TRUE(world.journal->is_open()) << "answered before its commit ended";
         EXPECT_TRUE(reply.accepted());
         EXPECT_EQ(reply.position, position);
-        // The head covers every answered position, whether or not the store has heard
-        // of the commit yet.
+        // The head covers every answered position. Here the store has usually heard of
+        // the commit already; the_head_covers_an_answer_the_store_has_not_heard_of_yet
+        // checks the case where it has not.
         self->request(world.store, caf::infinite, head_atom::value)
           .receive([&](std::uint64_t head) { EXPECT_GE(head, position); },
                    [](caf::error& failure) { ADD_FAILURE() << to_status(failure).to_string(); });
