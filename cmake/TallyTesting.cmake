@@ -37,12 +37,14 @@ string(APPEND tally_environment_script
 file(WRITE "${PROJECT_BINARY_DIR}/sanitizer-environment.sh" "${tally_environment_script}")
 
 # The tests that run actors, daemons and clients across real threads: the GoogleTest
-# binaries with one of these labels, and the plain add_test()s labelled `threads`. The
+# binaries with one of these labels (`threads`: a component with a thread of its own,
+# such as the command index's table preparer), and the plain add_test()s labelled
+# `threads`. The
 # tsan preset builds only the target thread_tests and runs only these labels
 # (CMakePresets.json: keep its filter in step), so the ThreadSanitizer stage spends no
 # time on single-threaded code (codecs, deciders, the simulation on CAF's one-thread test
 # coordinator). A plain add_test() adds its programs to thread_tests itself.
-set(TALLY_THREAD_TEST_LABELS actors runtime integration load_drivers)
+set(TALLY_THREAD_TEST_LABELS actors runtime integration load_drivers threads)
 add_custom_target(thread_tests)
 
 # tally_add_test(NAME SOURCES a.cpp b.cpp [LIBRARIES ...] [LABELS ...])

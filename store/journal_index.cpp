@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <system_error>
 
 #include "tally/assert.hpp"
 #include "tally/detail/text_hash.hpp"
@@ -183,13 +184,28 @@ void command_table::finish_growth() noexcept {
 void command_table::reserve(std::size_t count) {
   // Load factor at most 3/4 (linear probing over 40-byte entries stays within a few
   // cache lines per probe sequence).
-  if (count * 4 <= capacity_ * 3)
+  if (count * 4 <= capacity_ * 3) {
+    if (count * 8 > capacity_ * 5 && prepared_capacity_ == 0
+        && table_bytes(capacity_ * 2) >= mapped_bytes_min)
+      start_preparing(capacity_ * 2);
     return;
+  }
   finish_growth();
   std::size_t capacity = capacity_ == 0 ? 64 : capacity_;
   while (count * 4 > capacity * 3)
     capacity *= 2;
-  table_memory memory = allocate(capacity);
+  // Usually done long ago: C / 8 inserts came since it started.
+  take_prepared();
+  table_memory memory;
+  if (prepared_capacity_ == capacity && prepared_memory_.slots != nullptr) {
+    memory = prepared_memory_;
+    prepared_memory_ = table_memory{};
+    ++prepared_growths_;
+  } else {
+    release(prepared_memory_);
+    memory = allocate(capacity);
+  }
+  prepared_capacity_ = 0;
   // The current table becomes the previous one; the inserts that follow move it over.
   previous_memory_ = memory_;
   previous_ = slots_;
@@ -239,9 +255,8 @@ bool command_table::tag_assigned() noexcept {
 
 command_table::table_memory command_table::allocate(std::size_t capacity) {
   table_memory out;
-  out.bytes = capacity * (sizeof(entry) + 1);
+  out.bytes = table_bytes(capacity);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::size_t mapped_bytes_min = 4U * 1024 * 1024;
   if (out.bytes >= mapped_bytes_min) {
     void* mapped = ::mmap(nullptr, out.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                           -1, 0);
@@ -273,6 +288,37 @@ void command_table::release(table_memory& memory) noexcept {
 #endif
   std::free(memory.slots);
   memory = table_memory{};
+}
+
+void command_table::touch_pages(const table_memory& memory) noexcept {
+  // A write, not a read: a read of an untouched page maps the shared zero page.
+  // Writing 0 keeps the table zeroed, which an empty table must be.
+  constexpr std::size_t page_bytes = 4096;
+  auto* bytes = reinterpret_cast<volatile unsigned char*>(memory.slots);
+  for (std::size_t offset = 0; offset < memory.bytes; offset += page_bytes)
+    bytes[offset] = 0;
+}
+
+void command_table::start_preparing(std::size_t capacity) {
+  TALLY_ASSERT(!prepared_thread_.joinable() && prepared_memory_.slots == nullptr);
+  prepared_capacity_ = capacity;
+  try {
+    prepared_thread_ = std::thread{[this, capacity] {
+      try {
+        prepared_memory_ = allocate(capacity);
+        touch_pages(prepared_memory_);
+      } catch (const std::bad_alloc&) {
+        prepared_memory_ = table_memory{};  // the growth allocates, and reports it
+      }
+    }};
+  } catch (const std::system_error&) {
+    // No thread to spare: the growth allocates the table itself, as without one.
+  }
+}
+
+void command_table::take_prepared() noexcept {
+  if (prepared_thread_.joinable())
+    prepared_thread_.join();
 }
 
 void prefetch_checks(const stream_table& streams, const command_table& commands,

@@ -27,6 +27,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "tally/assert.hpp"
@@ -102,6 +103,8 @@ public:
 
   command_table() = default;
   ~command_table() {
+    take_prepared();
+    release(prepared_memory_);
     release(memory_);
     release(previous_memory_);
   }
@@ -125,11 +128,14 @@ public:
   std::size_t home(std::uint64_t hash) const noexcept { return hash & mask_; }
   /// Removes every entry and frees the table.
   void clear() noexcept {
+    take_prepared();
+    release(prepared_memory_);
     release(memory_);
     release(previous_memory_);
     slots_ = previous_ = nullptr;
     tags_ = previous_tags_ = nullptr;
     capacity_ = mask_ = size_ = previous_capacity_ = previous_mask_ = moved_ = 0;
+    prepared_capacity_ = 0;
   }
   /// Makes room for `count` entries in total without growing later: a larger table
   /// now, its entries moved over by the inserts that follow (a growth still under
@@ -156,6 +162,10 @@ public:
   }
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }
+  /// The capacity of the next table while it is prepared (0: none is).
+  std::size_t preparing_capacity() const noexcept { return prepared_capacity_; }
+  /// Doublings so far that took a table prepared ahead of them.
+  std::size_t prepared_growths() const noexcept { return prepared_growths_; }
 
   /// The slots, for writing an index checkpoint (empty slots are all zero); only
   /// after finish_growth().
@@ -189,8 +199,22 @@ private:
     std::size_t bytes = 0;
     bool mapped = false;
   };
+  /// Tables of at least this many bytes are mapped (huge pages) rather than calloc'd,
+  /// and the next one is prepared ahead of the growth.
+  static constexpr std::size_t mapped_bytes_min = 4U * 1024 * 1024;
+  static std::size_t table_bytes(std::size_t capacity) noexcept {
+    return capacity * (sizeof(entry) + 1);
+  }
   static table_memory allocate(std::size_t capacity);
   static void release(table_memory& memory) noexcept;
+  /// Touches every page of `memory` (still all zero), so that the kernel clears and
+  /// maps them now rather than at the first probe that lands on each.
+  static void touch_pages(const table_memory& memory) noexcept;
+  /// Starts allocating and touching the table of `capacity` slots that the next
+  /// growth takes, on a thread of its own (see prepared_thread_).
+  void start_preparing(std::size_t capacity);
+  /// Waits for the table being prepared, if any; it is in prepared_memory_ after.
+  void take_prepared() noexcept;
   /// Moves previous-table slots [moved_, end) into the current table, at most `count`.
   void move_previous(std::size_t count) noexcept;
   /// Places `moving` (not in the current table; tagged `tag`) at its first free slot
@@ -212,6 +236,18 @@ private:
   std::size_t previous_capacity_ = 0;
   std::size_t previous_mask_ = 0;
   std::size_t moved_ = 0;
+  // The next table, made ready ahead of the growth that needs it: a growth otherwise
+  // starts with the first touches of a table twice the size, which land at random on
+  // all of its pages at once (86 MiB at 1 M commands: on the 2-core VM of
+  // docs/benchmarks.md one append waited 50-130 ms while the kernel cleared them, and
+  // the 63 other clients with it). From load 5/8 a thread of its own
+  // allocates the table and touches its pages while the appender goes on; the growth
+  // at load 3/4 waits for it if it is still at work, and allocates as before when the
+  // table needed is another size or the preparation failed.
+  std::thread prepared_thread_;
+  table_memory prepared_memory_;     ///< written by prepared_thread_ until it is joined
+  std::size_t prepared_capacity_ = 0;
+  std::size_t prepared_growths_ = 0;
 };
 
 /// The record of an indexed command: its versions follow from its stream's positions,

@@ -123,6 +123,89 @@ TEST(command_table, a_reserve_during_growth_finishes_it_first) {
     ASSERT_NE(table.find(id_of(m), command_table::hash(id_of(m))), nullptr) << m;
 }
 
+// Fills `table` until the growth into a table of at least `bytes` has taken place.
+std::uint64_t fill_past(command_table& table, std::size_t bytes, std::uint64_t n) {
+  while (table.capacity() * (sizeof(command_table::entry) + 1) < bytes) {
+    add(table, id_of(n), n);
+    ++n;
+  }
+  return n;
+}
+
+constexpr std::size_t mapped_table_bytes = 4U * 1024 * 1024;
+
+// Fills `table` until the first mapped table is at load 5/8 and its successor is being
+// prepared (or a bound is reached); returns the next id number.
+std::uint64_t fill_until_preparing(command_table& table) {
+  std::uint64_t n = fill_past(table, mapped_table_bytes / 2, 1);
+  while (table.preparing_capacity() == 0 && n < 1'000'000) {
+    add(table, id_of(n), n);
+    ++n;
+  }
+  return n;
+}
+
+TEST(command_table, a_large_table_grows_into_a_table_prepared_ahead_of_it) {
+  command_table table;
+  std::uint64_t n = fill_past(table, mapped_table_bytes / 2, 1);
+  EXPECT_EQ(table.prepared_growths(), 0u) << "small tables are allocated when they grow";
+  std::size_t capacity_when_prepared = 0;
+  while (table.prepared_growths() < 2) {
+    const auto capacity_before = table.capacity();
+    add(table, id_of(n), n);
+    ++n;
+    if (table.preparing_capacity() != 0 && capacity_when_prepared != table.capacity()) {
+      capacity_when_prepared = table.capacity();
+      EXPECT_EQ(table.preparing_capacity(), table.capacity() * 2);
+      EXPECT_GT(table.size() * 8, table.capacity() * 5) << "prepared from load 5/8";
+    }
+    if (table.capacity() != capacity_before) {
+      EXPECT_EQ(table.preparing_capacity(), 0u) << "the growth took it";
+      EXPECT_EQ(capacity_when_prepared, capacity_before);
+    }
+    ASSERT_LT(n, 1'000'000u) << "no growth took a prepared table";
+  }
+  // The prepared tables held no stray bytes (an entry or tag would be found or probed),
+  // and every entry moved over.
+  table.finish_growth();
+  EXPECT_EQ(occupied_slots(table), table.size());
+  for (std::uint64_t m = 1; m < n; ++m) {
+    const auto* found = table.find(id_of(m), command_table::hash(id_of(m)));
+    ASSERT_NE(found, nullptr) << "entry " << m << " lost";
+    ASSERT_EQ(found->first_position, m);
+  }
+  EXPECT_EQ(table.find(id_of(n), command_table::hash(id_of(n))), nullptr);
+}
+
+TEST(command_table, a_prepared_table_of_the_wrong_size_is_dropped) {
+  command_table table;
+  std::uint64_t n = fill_until_preparing(table);
+  ASSERT_NE(table.preparing_capacity(), 0u) << "no table was prepared";
+  const auto prepared = table.preparing_capacity();
+  table.reserve(prepared * 2);  // a recovery sizing the index up front
+  EXPECT_GE(table.capacity(), prepared * 4);
+  EXPECT_EQ(table.prepared_growths(), 0u);
+  EXPECT_EQ(table.preparing_capacity(), 0u);
+  table.finish_growth();
+  EXPECT_EQ(occupied_slots(table), table.size());
+  for (std::uint64_t m = 1; m < n; ++m)
+    ASSERT_NE(table.find(id_of(m), command_table::hash(id_of(m))), nullptr) << m;
+}
+
+TEST(command_table, clear_and_destruction_wait_for_a_table_being_prepared) {
+  command_table table;
+  fill_until_preparing(table);
+  ASSERT_NE(table.preparing_capacity(), 0u) << "no table was prepared";
+  table.clear();
+  EXPECT_EQ(table.preparing_capacity(), 0u);
+  EXPECT_EQ(table.size(), 0u);
+  add(table, id_of(1), 7);
+  EXPECT_EQ(table.find(id_of(1), command_table::hash(id_of(1)))->first_position, 7u);
+  command_table destroyed_while_preparing;
+  fill_until_preparing(destroyed_while_preparing);
+  ASSERT_NE(destroyed_while_preparing.preparing_capacity(), 0u) << "no table was prepared";
+}  // (sanitizer builds see a thread or mapping that outlives its table)
+
 TEST(command_table, clear_drops_both_tables) {
   command_table table;
   std::uint64_t n = 1;
