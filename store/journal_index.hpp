@@ -16,7 +16,9 @@
 //                  versions and last position follow from these fields. It grows in
 //                  steps: after a doubling, every insert moves a few entries of the
 //                  previous table over, so no append waits for millions of moves at
-//                  once (140 ms at 1 M commands when it moved them all in one go).
+//                  once (140 ms at 1 M commands when it moved them all in one go);
+//                  and a large table's successor is allocated and its pages touched
+//                  on a thread of its own before the doubling needs it.
 //
 // Not thread-safe: the journal guards them with its shared mutex.
 #pragma once
