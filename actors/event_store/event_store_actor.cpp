@@ -37,8 +37,9 @@ struct acknowledgement {
   command_reply reply;
 };
 
-// A closed batch on its way to the writer thread, with the answers it delivers once
-// the batch is durable.
+// A closed batch on its way to the writer thread, with its appends: the store answers
+// them once the writer reports the batch durable (the writer answers them only when
+// the commit fails).
 struct handed_batch {
   std::uint64_t sequence = 0;
   std::vector<recorded_event> events;
@@ -56,10 +57,15 @@ struct writer_handoff {
   std::deque<handed_batch> waiting;  ///< oldest first; at most one has room left
   bool writer_waiting = true;        ///< the writer found nothing: the next hand-over rings
   bool stopped = false;              ///< a commit failed: the writer takes nothing more
-  /// The last position the writer made durable, set before it answers the appends: an
-  /// answered caller who asks the head must not see one below its own position, and
-  /// the store learns of the commit a little later.
+  /// The last position the writer made durable, set before it tells the store: the
+  /// store's head reports it at once, before the store has heard of the commit.
   std::atomic<std::uint64_t> durable_head{0};
+  /// The appends of committed batches with their batch's sequence, oldest first, one
+  /// entry per committed_atom the writer sent: the store answers them when it hears of
+  /// the commit, on the worker where their callers run. (Answered from the writer's
+  /// thread, every answer cost the worker a few cache misses across cores: 5 % of
+  /// uniform durable throughput, docs/benchmarks.md.)
+  std::deque<std::pair<std::uint64_t, std::vector<acknowledgement>>> committed_appends;
 };
 
 }  // namespace
@@ -148,11 +154,11 @@ std::uint64_t steady_ns() {
 }
 
 // The writer: on the store's doorbell it commits the handed-over batches one at a time,
-// on its own thread, until none is left. After each it answers the batch's appends
-// itself (their callers need not wait for the store's turn on a worker) and tells the
-// store the batch's sequence, its events, the failure text (empty on success) and how
-// long the write and sync took. It stops at the first failure (fail-stop), answering
-// that batch's appends with store_unavailable.
+// on its own thread, until none is left. After each it leaves the batch's appends in
+// the hand-off for the store to answer and tells the store the batch's sequence, its
+// events, the failure text (empty on success) and how long the write and sync took. It
+// stops at the first failure (fail-stop), answering that batch's appends with
+// store_unavailable itself.
 caf::behavior journal_writer(caf::event_based_actor* self, std::shared_ptr<journal> target,
                              std::shared_ptr<writer_handoff> handoff) {
   return {
@@ -178,12 +184,14 @@ caf::behavior journal_writer(caf::event_based_actor* self, std::shared_ptr<journ
         auto started = steady_ns();
         auto result = write_job(*target, writer_job{events, std::move(next.snapshots)});
         auto took = steady_ns() - started;
-        auto writer = caf::actor_cast<caf::strong_actor_ptr>(self);
         if (result.is_ok()) {
           if (!events->empty())
             handoff->durable_head.store(events->back().position, std::memory_order_release);
-          for (auto& ack : next.acknowledgements)
-            detail::owned_by(ack.promise, writer).deliver(ack.reply);
+          {
+            std::lock_guard<std::mutex> guard{handoff->mutex};
+            handoff->committed_appends.emplace_back(next.sequence,
+                                                    std::move(next.acknowledgements));
+          }
           self->send(store, committed_atom::value, next.sequence, std::move(events),
                      std::string{}, took);
           continue;
@@ -193,6 +201,7 @@ caf::behavior journal_writer(caf::event_based_actor* self, std::shared_ptr<journ
           handoff->stopped = true;
         }
         // The store answers everyone else with the same status.
+        auto writer = caf::actor_cast<caf::strong_actor_ptr>(self);
         auto failure_text = result.detail_under(error_code::store_unavailable);
         auto failure = make_caf_error(status{error_code::store_unavailable, failure_text});
         for (auto& ack : next.acknowledgements)
@@ -487,6 +496,14 @@ void writer_committed(store_actor* self, std::uint64_t sequence, event_batch eve
   auto done = std::move(st.ready.front());
   st.ready.pop_front();
   done.frozen = std::move(events);
+  {
+    std::lock_guard<std::mutex> guard{st.handoff->mutex};
+    auto& committed = st.handoff->committed_appends;
+    TALLY_ASSERT(!committed.empty() && committed.front().first == sequence);
+    TALLY_ASSERT(done.acknowledgements.empty());
+    done.acknowledgements = std::move(committed.front().second);
+    committed.pop_front();
+  }
   finish(self, done, commit_ns);
 }
 
