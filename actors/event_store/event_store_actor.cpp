@@ -15,7 +15,6 @@
 #include <unordered_map>
 
 #include "tally/assert.hpp"
-#include "tally/detail/owned_promise.hpp"
 #include "tally/detail/spawn.hpp"
 #include "tally/detail/text_hash.hpp"
 #include "tally/protocol.hpp"
@@ -37,14 +36,12 @@ struct acknowledgement {
   command_reply reply;
 };
 
-// A closed batch on its way to the writer thread, with its appends: the store answers
-// them once the writer reports the batch durable (the writer answers them only when
-// the commit fails).
+// A closed batch on its way to the writer thread. Its appends stay with the store, in
+// `ready`, which answers them once the writer reports the batch durable (or failed).
 struct handed_batch {
   std::uint64_t sequence = 0;
   std::vector<recorded_event> events;
   std::vector<snapshot> snapshots;
-  std::vector<acknowledgement> acknowledgements;
 };
 
 // Closed batches between the store (a CAF worker) and the writer thread. The store
@@ -60,12 +57,6 @@ struct writer_handoff {
   /// The last position the writer made durable, set before it tells the store: the
   /// store's head reports it at once, before the store has heard of the commit.
   std::atomic<std::uint64_t> durable_head{0};
-  /// The appends of committed batches with their batch's sequence, oldest first, one
-  /// entry per committed_atom the writer sent: the store answers them when it hears of
-  /// the commit, on the worker where their callers run. (Answered from the writer's
-  /// thread, every answer cost the worker a few cache misses across cores: 5 % of
-  /// uniform durable throughput, docs/benchmarks.md.)
-  std::deque<std::pair<std::uint64_t, std::vector<acknowledgement>>> committed_appends;
 };
 
 }  // namespace
@@ -154,11 +145,12 @@ std::uint64_t steady_ns() {
 }
 
 // The writer: on the store's doorbell it commits the handed-over batches one at a time,
-// on its own thread, until none is left. After each it leaves the batch's appends in
-// the hand-off for the store to answer and tells the store the batch's sequence, its
-// events, the failure text (empty on success) and how long the write and sync took. It
-// stops at the first failure (fail-stop), answering that batch's appends with
-// store_unavailable itself.
+// on its own thread, until none is left. After each it tells the store the batch's
+// sequence, its events, the failure text (empty on success) and how long the write and
+// sync took; the store answers the batch's appends, on the worker where their callers
+// run (answered from the writer's thread, every answer cost the worker a few cache
+// misses across cores: 5 % of uniform durable throughput, docs/benchmarks.md). It stops
+// at the first failure (fail-stop).
 caf::behavior journal_writer(caf::event_based_actor* self, std::shared_ptr<journal> target,
                              std::shared_ptr<writer_handoff> handoff) {
   return {
@@ -187,11 +179,6 @@ caf::behavior journal_writer(caf::event_based_actor* self, std::shared_ptr<journ
         if (result.is_ok()) {
           if (!events->empty())
             handoff->durable_head.store(events->back().position, std::memory_order_release);
-          {
-            std::lock_guard<std::mutex> guard{handoff->mutex};
-            handoff->committed_appends.emplace_back(next.sequence,
-                                                    std::move(next.acknowledgements));
-          }
           self->send(store, committed_atom::value, next.sequence, std::move(events),
                      std::string{}, took);
           continue;
@@ -200,12 +187,8 @@ caf::behavior journal_writer(caf::event_based_actor* self, std::shared_ptr<journ
           std::lock_guard<std::mutex> guard{handoff->mutex};
           handoff->stopped = true;
         }
-        // The store answers everyone else with the same status.
-        auto writer = caf::actor_cast<caf::strong_actor_ptr>(self);
+        // The store answers this batch's appends and everyone else's store_unavailable.
         auto failure_text = result.detail_under(error_code::store_unavailable);
-        auto failure = make_caf_error(status{error_code::store_unavailable, failure_text});
-        for (auto& ack : next.acknowledgements)
-          detail::owned_by(ack.promise, writer).deliver(failure);
         self->send(store, committed_atom::value, next.sequence, std::move(events),
                    std::move(failure_text), took);
         return;
@@ -386,14 +369,10 @@ void hand_over(store_actor* self, batch closing) {
       into.snapshots.insert(into.snapshots.end(),
                             std::make_move_iterator(closing.snapshots.begin()),
                             std::make_move_iterator(closing.snapshots.end()));
-      into.acknowledgements.insert(into.acknowledgements.end(),
-                                   std::make_move_iterator(closing.acknowledgements.begin()),
-                                   std::make_move_iterator(closing.acknowledgements.end()));
       merged = true;
     } else {
       waiting.push_back(handed_batch{closing.sequence, std::move(closing.events),
-                                     std::move(closing.snapshots),
-                                     std::move(closing.acknowledgements)});
+                                     std::move(closing.snapshots)});
     }
     if (st.handoff->writer_waiting) {
       st.handoff->writer_waiting = false;
@@ -402,12 +381,14 @@ void hand_over(store_actor* self, batch closing) {
   }
   closing.events.clear();
   closing.snapshots.clear();
-  closing.acknowledgements.clear();
   if (merged) {
     // The pending versions and command ids assigned to either batch commit with it:
     // finish() takes every one whose batch sequence is not past the committed one.
     auto& into = st.ready.back();
     into.sequence = closing.sequence;
+    into.acknowledgements.insert(into.acknowledgements.end(),
+                                 std::make_move_iterator(closing.acknowledgements.begin()),
+                                 std::make_move_iterator(closing.acknowledgements.end()));
     into.after_commit.insert(into.after_commit.end(),
                              std::make_move_iterator(closing.after_commit.begin()),
                              std::make_move_iterator(closing.after_commit.end()));
@@ -496,14 +477,6 @@ void writer_committed(store_actor* self, std::uint64_t sequence, event_batch eve
   auto done = std::move(st.ready.front());
   st.ready.pop_front();
   done.frozen = std::move(events);
-  {
-    std::lock_guard<std::mutex> guard{st.handoff->mutex};
-    auto& committed = st.handoff->committed_appends;
-    TALLY_ASSERT(!committed.empty() && committed.front().first == sequence);
-    TALLY_ASSERT(done.acknowledgements.empty());
-    done.acknowledgements = std::move(committed.front().second);
-    committed.pop_front();
-  }
   finish(self, done, commit_ns);
 }
 
@@ -523,15 +496,10 @@ void fail(store_actor* self, const status& failure) {
     failed.after_commit.clear();
   };
   if (st.handoff) {
-    std::deque<handed_batch> never_written;
-    {
-      std::lock_guard<std::mutex> guard{st.handoff->mutex};
-      st.handoff->stopped = true;
-      never_written.swap(st.handoff->waiting);
-    }
-    for (auto& failed : never_written)
-      for (auto& ack : failed.acknowledgements)
-        ack.promise.deliver(error);
+    // Their appends are in `ready`, answered below.
+    std::lock_guard<std::mutex> guard{st.handoff->mutex};
+    st.handoff->stopped = true;
+    st.handoff->waiting.clear();
   }
   for (auto& failed : st.ready)
     drop(failed);

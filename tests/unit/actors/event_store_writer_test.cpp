@@ -220,7 +220,7 @@ TEST(event_store_writer, appends_handed_over_during_a_commit_are_answered_after_
 }
 
 // The store answers the appends of a commit once it hears of it, on its worker (the
-// writer leaves them in the hand-off). Here the store cannot run after the commit (its
+// writer never sees them). Here the store cannot run after the commit (its
 // one scheduler thread is kept busy): the append must stay unanswered, though durable,
 // until the store runs again; then the head and the store's counts cover it.
 TEST(event_store_writer, the_store_answers_a_commit_once_it_heard_of_it) {
