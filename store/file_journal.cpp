@@ -426,13 +426,12 @@ status file_journal::append_batch(const std::vector<recorded_event>& events) {
     TALLY_ASSERT_MSG(problem == nullptr,
                      "append_batch precondition: positions and versions must continue");
   }
-  encoded_.clear();
-  encoded_.reserve(batch_bytes);
+  encoded_.resize(batch_bytes);
+  char* next = encoded_.data();
   for (std::size_t i = 0; i < events.size(); ++i)
-    encode_event_record(events[i],
-                        i + 1 == events.size() ? record_type::event_batch_end : record_type::event,
-                        encoded_);
-  TALLY_ASSERT(encoded_.size() == batch_bytes);
+    next = encode_event_record(
+      events[i], i + 1 == events.size() ? record_type::event_batch_end : record_type::event, next);
+  TALLY_ASSERT(next == encoded_.data() + encoded_.size());
   // A batch never spans segments (recovery keeps whole batches per segment). Start a
   // new segment when this one has records and the batch would push it over the limit.
   if (segments_.empty()

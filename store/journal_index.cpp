@@ -1,11 +1,7 @@
 #include "store/journal_index.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
-#include <new>
-#include <system_error>
 
 #include "tally/assert.hpp"
 #include "tally/detail/text_hash.hpp"
@@ -185,27 +181,17 @@ void command_table::reserve(std::size_t count) {
   // Load factor at most 3/4 (linear probing over 40-byte entries stays within a few
   // cache lines per probe sequence).
   if (count * 4 <= capacity_ * 3) {
-    if (count * 8 > capacity_ * 5 && prepared_capacity_ == 0
+    if (count * 8 > capacity_ * 5 && preparer_.preparing_bytes() == 0
         && table_bytes(capacity_ * 2) >= mapped_bytes_min)
-      start_preparing(capacity_ * 2);
+      preparer_.start(table_bytes(capacity_ * 2));
     return;
   }
   finish_growth();
   std::size_t capacity = capacity_ == 0 ? 64 : capacity_;
   while (count * 4 > capacity * 3)
     capacity *= 2;
-  // Usually done long ago: C / 8 inserts came since it started.
-  take_prepared();
-  table_memory memory;
-  if (prepared_capacity_ == capacity && prepared_memory_.slots != nullptr) {
-    memory = prepared_memory_;
-    prepared_memory_ = table_memory{};
-    ++prepared_growths_;
-  } else {
-    release(prepared_memory_);
-    memory = allocate(capacity);
-  }
-  prepared_capacity_ = 0;
+  // The prepared table, usually ready long ago: C / 8 inserts came since it started.
+  zeroed_memory memory = preparer_.take(table_bytes(capacity));
   // The current table becomes the previous one; the inserts that follow move it over.
   previous_memory_ = memory_;
   previous_ = slots_;
@@ -214,12 +200,12 @@ void command_table::reserve(std::size_t count) {
   previous_mask_ = mask_;
   moved_ = 0;
   memory_ = memory;
-  slots_ = memory.slots;
-  tags_ = memory.tags;
+  slots_ = static_cast<entry*>(memory.data);
+  tags_ = reinterpret_cast<std::uint8_t*>(slots_ + capacity);
   capacity_ = capacity;
   mask_ = capacity - 1;
   if (previous_capacity_ == 0) {
-    previous_memory_ = table_memory{};
+    previous_memory_ = zeroed_memory{};
     previous_ = nullptr;
     previous_tags_ = nullptr;
   }
@@ -229,11 +215,11 @@ command_table::entry* command_table::assign_raw(std::size_t capacity, std::size_
   if (capacity < 64 || (capacity & (capacity - 1)) != 0 || size * 4 > capacity * 3
       || capacity > (SIZE_MAX / (sizeof(entry) + 1)))
     return nullptr;
-  table_memory memory = allocate(capacity);
+  zeroed_memory memory = allocate_zeroed(table_bytes(capacity));
   clear();
   memory_ = memory;
-  slots_ = memory.slots;
-  tags_ = memory.tags;
+  slots_ = static_cast<entry*>(memory.data);
+  tags_ = reinterpret_cast<std::uint8_t*>(slots_ + capacity);
   capacity_ = capacity;
   mask_ = capacity - 1;
   size_ = size;
@@ -251,74 +237,6 @@ bool command_table::tag_assigned() noexcept {
     ++tagged;
   }
   return tagged == size_;
-}
-
-command_table::table_memory command_table::allocate(std::size_t capacity) {
-  table_memory out;
-  out.bytes = table_bytes(capacity);
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (out.bytes >= mapped_bytes_min) {
-    void* mapped = ::mmap(nullptr, out.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                          -1, 0);
-    if (mapped == MAP_FAILED)
-      throw std::bad_alloc{};
-    (void)::madvise(mapped, out.bytes, MADV_HUGEPAGE);  // a hint: fine when refused
-    out.slots = static_cast<entry*>(mapped);
-    out.tags = reinterpret_cast<std::uint8_t*>(out.slots + capacity);
-    out.mapped = true;
-    return out;
-  }
-#endif
-  out.slots = static_cast<entry*>(std::calloc(capacity, sizeof(entry) + 1));
-  if (out.slots == nullptr)
-    throw std::bad_alloc{};
-  out.tags = reinterpret_cast<std::uint8_t*>(out.slots + capacity);
-  return out;
-}
-
-void command_table::release(table_memory& memory) noexcept {
-  if (memory.slots == nullptr)
-    return;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (memory.mapped) {
-    ::munmap(memory.slots, memory.bytes);
-    memory = table_memory{};
-    return;
-  }
-#endif
-  std::free(memory.slots);
-  memory = table_memory{};
-}
-
-void command_table::touch_pages(const table_memory& memory) noexcept {
-  // A write, not a read: a read of an untouched page maps the shared zero page.
-  // Writing 0 keeps the table zeroed, which an empty table must be.
-  constexpr std::size_t page_bytes = 4096;
-  auto* bytes = reinterpret_cast<volatile unsigned char*>(memory.slots);
-  for (std::size_t offset = 0; offset < memory.bytes; offset += page_bytes)
-    bytes[offset] = 0;
-}
-
-void command_table::start_preparing(std::size_t capacity) {
-  TALLY_ASSERT(!prepared_thread_.joinable() && prepared_memory_.slots == nullptr);
-  prepared_capacity_ = capacity;
-  try {
-    prepared_thread_ = std::thread{[this, capacity] {
-      try {
-        prepared_memory_ = allocate(capacity);
-        touch_pages(prepared_memory_);
-      } catch (const std::bad_alloc&) {
-        prepared_memory_ = table_memory{};  // the growth allocates, and reports it
-      }
-    }};
-  } catch (const std::system_error&) {
-    // No thread to spare: the growth allocates the table itself, as without one.
-  }
-}
-
-void command_table::take_prepared() noexcept {
-  if (prepared_thread_.joinable())
-    prepared_thread_.join();
 }
 
 void prefetch_checks(const stream_table& streams, const command_table& commands,

@@ -25,13 +25,12 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
+#include "store/prepared_memory.hpp"
 #include "tally/assert.hpp"
 #include "tally/detail/prefetch.hpp"
 #include "tally/event.hpp"
@@ -105,8 +104,7 @@ public:
 
   command_table() = default;
   ~command_table() {
-    take_prepared();
-    release(prepared_memory_);
+    preparer_.cancel();
     release(memory_);
     release(previous_memory_);
   }
@@ -130,14 +128,12 @@ public:
   std::size_t home(std::uint64_t hash) const noexcept { return hash & mask_; }
   /// Removes every entry and frees the table.
   void clear() noexcept {
-    take_prepared();
-    release(prepared_memory_);
+    preparer_.cancel();
     release(memory_);
     release(previous_memory_);
     slots_ = previous_ = nullptr;
     tags_ = previous_tags_ = nullptr;
     capacity_ = mask_ = size_ = previous_capacity_ = previous_mask_ = moved_ = 0;
-    prepared_capacity_ = 0;
   }
   /// Makes room for `count` entries in total without growing later: a larger table
   /// now, its entries moved over by the inserts that follow (a growth still under
@@ -165,9 +161,11 @@ public:
   std::size_t size() const noexcept { return size_; }
   std::size_t capacity() const noexcept { return capacity_; }
   /// The capacity of the next table while it is prepared (0: none is).
-  std::size_t preparing_capacity() const noexcept { return prepared_capacity_; }
+  std::size_t preparing_capacity() const noexcept {
+    return preparer_.preparing_bytes() / (sizeof(entry) + 1);
+  }
   /// Doublings so far that took a table prepared ahead of them.
-  std::size_t prepared_growths() const noexcept { return prepared_growths_; }
+  std::size_t prepared_growths() const noexcept { return preparer_.prepared_takes(); }
 
   /// The slots, for writing an index checkpoint (empty slots are all zero); only
   /// after finish_growth().
@@ -191,39 +189,20 @@ public:
   }
 
 private:
-  // Zeroed memory straight from the kernel (no clearing pass); large tables ask for
-  // transparent huge pages, since the entries of a hash table are touched at random
-  // and 4 KiB page faults would otherwise cost more than the probes (10 M commands:
-  // a 640 MiB table).
-  struct table_memory {
-    entry* slots = nullptr;
-    std::uint8_t* tags = nullptr;  ///< right after the slots, in the same allocation
-    std::size_t bytes = 0;
-    bool mapped = false;
-  };
-  /// Tables of at least this many bytes are mapped (huge pages) rather than calloc'd,
-  /// and the next one is prepared ahead of the growth.
-  static constexpr std::size_t mapped_bytes_min = 4U * 1024 * 1024;
+  // Zeroed memory straight from the kernel (no clearing pass; store/prepared_memory.hpp):
+  // large tables ask for transparent huge pages, since the entries of a hash table are
+  // touched at random and 4 KiB page faults would otherwise cost more than the probes
+  // (10 M commands: a 640 MiB table). The tags come right after the slots.
   static std::size_t table_bytes(std::size_t capacity) noexcept {
     return capacity * (sizeof(entry) + 1);
   }
-  static table_memory allocate(std::size_t capacity);
-  static void release(table_memory& memory) noexcept;
-  /// Touches every page of `memory` (still all zero), so that the kernel clears and
-  /// maps them now rather than at the first probe that lands on each.
-  static void touch_pages(const table_memory& memory) noexcept;
-  /// Starts allocating and touching the table of `capacity` slots that the next
-  /// growth takes, on a thread of its own (see prepared_thread_).
-  void start_preparing(std::size_t capacity);
-  /// Waits for the table being prepared, if any; it is in prepared_memory_ after.
-  void take_prepared() noexcept;
   /// Moves previous-table slots [moved_, end) into the current table, at most `count`.
   void move_previous(std::size_t count) noexcept;
   /// Places `moving` (not in the current table; tagged `tag`) at its first free slot
   /// from its home.
   void place(const entry& moving, std::uint8_t tag) noexcept;
 
-  table_memory memory_;
+  zeroed_memory memory_;
   entry* slots_ = nullptr;
   std::uint8_t* tags_ = nullptr;
   std::size_t capacity_ = 0;  // a power of two, or 0
@@ -232,7 +211,7 @@ private:
   // The table before the last doubling while its entries move over: find() looks here
   // after the current table; slots below moved_ were moved (copies left behind are
   // never found: the current table is searched first).
-  table_memory previous_memory_;
+  zeroed_memory previous_memory_;
   entry* previous_ = nullptr;
   std::uint8_t* previous_tags_ = nullptr;
   std::size_t previous_capacity_ = 0;
@@ -242,14 +221,12 @@ private:
   // starts with the first touches of a table twice the size, which land at random on
   // all of its pages at once (86 MiB at 1 M commands: on the 2-core VM of
   // docs/benchmarks.md one append waited 50-130 ms while the kernel cleared them, and
-  // the 63 other clients with it). From load 5/8 a thread of its own
-  // allocates the table and touches its pages while the appender goes on; the growth
-  // at load 3/4 waits for it if it is still at work, and allocates as before when the
-  // table needed is another size or the preparation failed.
-  std::thread prepared_thread_;
-  table_memory prepared_memory_;     ///< written by prepared_thread_ until it is joined
-  std::size_t prepared_capacity_ = 0;
-  std::size_t prepared_growths_ = 0;
+  // the 63 other clients with it). From load 5/8 a thread of its own allocates the
+  // table and touches its pages while the appender goes on (tables of at least
+  // mapped_bytes_min); the growth at load 3/4 waits for it if it is still at work, and
+  // allocates as before when the table needed is another size or the preparation
+  // failed.
+  memory_preparer preparer_;
 };
 
 /// The record of an indexed command: its versions follow from its stream's positions,

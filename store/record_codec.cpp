@@ -29,9 +29,36 @@ void put_u64(std::string& out, std::uint64_t value) {
   out.append(bytes, sizeof bytes);
 }
 
-void put_id(std::string& out, const command_id& id) {
-  put_u64(out, id.high);
-  put_u64(out, id.low);
+// The same into memory the caller sized: each returns where the next field goes. On a
+// little-endian host a store is a single unaligned write (the memory journal encodes
+// every event it keeps, on the store's scheduler thread).
+template <class T>
+char* store_unsigned(char* out, T value) noexcept {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  std::memcpy(out, &value, sizeof value);
+#else
+  for (std::size_t i = 0; i < sizeof value; ++i)
+    out[i] = static_cast<char>(static_cast<std::uint64_t>(value) >> (8 * i));
+#endif
+  return out + sizeof value;
+}
+
+char* store_u16(char* out, std::uint16_t value) noexcept {
+  return store_unsigned(out, value);
+}
+char* store_u32(char* out, std::uint32_t value) noexcept {
+  return store_unsigned(out, value);
+}
+char* store_u64(char* out, std::uint64_t value) noexcept {
+  return store_unsigned(out, value);
+}
+char* store_id(char* out, const command_id& id) noexcept {
+  return store_u64(store_u64(out, id.high), id.low);
+}
+char* store_text(char* out, std::string_view text) noexcept {
+  if (!text.empty())
+    std::memcpy(out, text.data(), text.size());
+  return out + text.size();
 }
 
 // Little-endian loads. On a little-endian host they are a single unaligned load
@@ -60,11 +87,6 @@ std::uint64_t get_u64(const char* bytes) noexcept {
   return get_unsigned<std::uint64_t>(bytes);
 }
 
-// Writes `value` over the 4 bytes at `offset` of `out` (used to fill in CRCs).
-void set_u32(std::string& out, std::size_t offset, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i)
-    out[offset + static_cast<std::size_t>(i)] = static_cast<char>(value >> (8 * i));
-}
 
 }  // namespace
 
@@ -122,38 +144,47 @@ std::size_t encoded_event_record_bytes(const recorded_event& event) noexcept {
          + event.type.size() + event.payload.size();
 }
 
-void encode_event_record(const recorded_event& event, record_type type, std::string& out) {
+char* encode_event_record(const recorded_event& event, record_type type, char* out) noexcept {
   TALLY_ASSERT(type == record_type::event || type == record_type::event_batch_end);
   TALLY_ASSERT_MSG(event.stream_id.size() <= record_stream_id_bytes_max, "stream id too long");
   TALLY_ASSERT_MSG(event.type.size() <= record_type_name_bytes_max, "event type too long");
   TALLY_ASSERT_MSG(event.payload.size() <= record_payload_bytes_max, "payload too large");
-  std::size_t start = out.size();
-  std::size_t body_bytes = event_body_fixed_bytes + event.stream_id.size() + event.type.size()
-                           + event.payload.size();
-  put_u32(out, record_magic);
-  put_u32(out, 0);  // crc, filled in below
-  put_u32(out, static_cast<std::uint32_t>(body_bytes));
-  out.push_back(static_cast<char>(type));
-  TALLY_ASSERT(out.size() - start == record_header_bytes);
-  put_u64(out, event.position);
-  put_u64(out, event.stream_version);
-  put_id(out, event.event_id);
-  put_id(out, event.command);
-  put_id(out, event.correlation);
-  put_u64(out, event.command_hash);
-  put_u64(out, static_cast<std::uint64_t>(event.timestamp_ns));
-  put_u16(out, event.schema_version);
-  put_u16(out, static_cast<std::uint16_t>(event.stream_id.size()));
-  put_u16(out, static_cast<std::uint16_t>(event.type.size()));
-  put_u32(out, static_cast<std::uint32_t>(event.payload.size()));
-  TALLY_ASSERT(out.size() - start == record_header_bytes + event_body_fixed_bytes);
-  out.append(event.stream_id);
-  out.append(event.type);
-  out.append(event.payload);
-  TALLY_ASSERT(out.size() - start == record_header_bytes + body_bytes);
-  std::size_t covered = record_length_offset;
-  set_u32(out, start + record_crc_offset,
-          mask_crc(crc32c_extend(0, out.data() + start + covered, out.size() - start - covered)));
+  char* const start = out;
+  const std::size_t body_bytes = event_body_fixed_bytes + event.stream_id.size()
+                                 + event.type.size() + event.payload.size();
+  out = store_u32(out, record_magic);
+  out = store_u32(out, 0);  // crc, filled in below
+  out = store_u32(out, static_cast<std::uint32_t>(body_bytes));
+  *out++ = static_cast<char>(type);
+  TALLY_ASSERT(out - start == static_cast<std::ptrdiff_t>(record_header_bytes));
+  out = store_u64(out, event.position);
+  out = store_u64(out, event.stream_version);
+  out = store_id(out, event.event_id);
+  out = store_id(out, event.command);
+  out = store_id(out, event.correlation);
+  out = store_u64(out, event.command_hash);
+  out = store_u64(out, static_cast<std::uint64_t>(event.timestamp_ns));
+  out = store_u16(out, event.schema_version);
+  out = store_u16(out, static_cast<std::uint16_t>(event.stream_id.size()));
+  out = store_u16(out, static_cast<std::uint16_t>(event.type.size()));
+  out = store_u32(out, static_cast<std::uint32_t>(event.payload.size()));
+  TALLY_ASSERT(out - start
+               == static_cast<std::ptrdiff_t>(record_header_bytes + event_body_fixed_bytes));
+  out = store_text(out, event.stream_id);
+  out = store_text(out, event.type);
+  out = store_text(out, event.payload);
+  TALLY_ASSERT(out - start == static_cast<std::ptrdiff_t>(record_header_bytes + body_bytes));
+  const char* covered = start + record_length_offset;
+  store_u32(start + record_crc_offset,
+            mask_crc(crc32c_extend(0, covered, static_cast<std::size_t>(out - covered))));
+  return out;
+}
+
+void encode_event_record(const recorded_event& event, record_type type, std::string& out) {
+  const std::size_t start = out.size();
+  out.resize(start + encoded_event_record_bytes(event));
+  char* end = encode_event_record(event, type, out.data() + start);
+  TALLY_ASSERT(end == out.data() + out.size());
 }
 
 const char* decode_event_record(std::string_view bytes, decoded_record& out) noexcept {

@@ -54,6 +54,9 @@ std::size_t encoded_event_record_bytes(const recorded_event& event) noexcept;
 /// are within record_stream_id_bytes_max, record_type_name_bytes_max and
 /// record_payload_bytes_max; `type` is event or event_batch_end.
 void encode_event_record(const recorded_event& event, record_type type, std::string& out);
+/// The same into `out`, which has room for encoded_event_record_bytes(event) bytes;
+/// returns the end of the record.
+char* encode_event_record(const recorded_event& event, record_type type, char* out) noexcept;
 
 /// Decodes the record at the front of `bytes` (which may extend past it). Returns
 /// nullptr on success, otherwise a static string naming what is wrong ("bad magic",

@@ -166,7 +166,8 @@ void history_read_model::apply(const recorded_event& event) {
   money amount = amount_of(*decoded);
   history.balance += bank::balance_change(*decoded);  // the decider kept it in range
   history.entries.push_back(stored_entry{event.position, event.timestamp_ns, event.command, amount,
-                                         history.balance, static_cast<std::uint8_t>(decoded->index())});
+                                         history.balance, static_cast<std::uint8_t>(decoded->index())},
+                            *entry_memory_);
 }
 
 history_page history_read_model::answer(const history_query& query, std::uint64_t position) const {
@@ -219,6 +220,7 @@ bool history_read_model::decode(std::string_view bytes) {
   if (!read_header(in) || !in.u64(count))
     return false;
   detail::flat_string_map<account_history> accounts;
+  auto memory = std::make_unique<store::prepared_arena>();
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string account_id;
     std::uint64_t entry_count = 0;
@@ -238,13 +240,14 @@ bool history_read_model::decode(std::string_view bytes) {
       if (version != entries.size() + 1 || !index)
         return false;
       entry.type = *index;
-      entries.push_back(entry);
+      entries.push_back(entry, *memory);
     }
     history.balance = entries.empty() ? 0 : entries.back().balance_after;
   }
   if (!in.at_end())
     return false;
   accounts_ = std::move(accounts);
+  entry_memory_ = std::move(memory);
   return true;
 }
 

@@ -113,6 +113,27 @@ TYPED_TEST(journal_conformance, appended_batches_read_back_in_order_with_every_f
   EXPECT_EQ(read_everything(*this->journal_), expected);
 }
 
+// Enough events to fill more than one of the memory journal's blocks of positions
+// (4,096 each) and several chunks of its arena, with an empty payload and one larger
+// than the arena's first chunk (64 KiB) among them.
+TYPED_TEST(journal_conformance, many_events_and_payloads_of_every_size_read_back_exactly) {
+  workload work = make_workload(16, 2600, 50);
+  work.batches[1000].front().payload.clear();
+  work.batches[1001].front().payload = std::string(100 * 1024, 'p');
+  work.batches[1001].front().payload.front() = 'P';
+  this->append_all(work);
+  auto expected = work.events_of_first(work.batches.size());
+  ASSERT_GT(expected.size(), 4096U);
+  EXPECT_EQ(read_everything(*this->journal_), expected);
+  const auto& large = work.batches[1001].front();
+  auto stream = this->journal_->read_stream(large.stream_id, large.stream_version, 1);
+  ASSERT_TRUE(stream);
+  ASSERT_EQ(stream->size(), 1U);
+  EXPECT_EQ(stream->front(), large);
+  this->reopen_if_durable();
+  EXPECT_EQ(read_everything(*this->journal_), expected);
+}
+
 TYPED_TEST(journal_conformance, read_all_honours_from_position_and_max_count) {
   workload work = make_workload(12, 40);
   this->append_all(work);
