@@ -6,6 +6,7 @@
 
 #include "support/seed.hpp"
 #include "tally/bank.hpp"
+#include "tally/ids.hpp"
 
 using namespace tally;
 using namespace tally::bank;
@@ -149,6 +150,25 @@ TEST(account_decider, fingerprint_depends_on_every_field) {
   EXPECT_NE(fingerprint(deposit_money{"a", 5}), fingerprint(deposit_money{"b", 5}));
   EXPECT_NE(fingerprint(deposit_money{"a", 5}), fingerprint(withdraw_money{"a", 5}));
   EXPECT_NE(fingerprint(open_account{"a"}), fingerprint(close_account{"a"}));
+}
+
+// The fingerprint is persisted with every event (dedup across restarts compares it):
+// the values the code gave when it built the bytes in a std::string (2026-11-30), one
+// per command type.
+TEST(account_decider, fingerprint_values_never_change) {
+  EXPECT_EQ(fingerprint(open_account{"account-0000042"}), 5897706981913562165ULL);
+  EXPECT_EQ(fingerprint(deposit_money{"account-0000042", 12345}), 8768477394115880434ULL);
+  EXPECT_EQ(fingerprint(withdraw_money{"a", -1}), 1952102576781619462ULL);
+  EXPECT_EQ(fingerprint(close_account{"account-0000042"}), 2132155383865324006ULL);
+  EXPECT_EQ(fingerprint(debit_for_transfer{"account-1", "t-77", 500}), 13346582657024542375ULL);
+  EXPECT_EQ(fingerprint(credit_for_transfer{"account-2", "t-77", 500}), 12600877329038305084ULL);
+  EXPECT_EQ(fingerprint(refund_for_transfer{"account-1", "t-77", 500}), 14870414727757527887ULL);
+  EXPECT_EQ(fingerprint(settle_transfer{"account-1", "t-77"}), 8841757696596415786ULL);
+  // Longer than the stack buffer: the same bytes, hashed the same way.
+  const std::string long_id(300, 'x');
+  const std::string bytes = std::string{"deposit_money"} + '\0' + long_id + '\0'
+                            + std::string{"\x02\x00\x00\x00\x00\x00\x00\x00", 8};
+  EXPECT_EQ(fingerprint(deposit_money{long_id, 2}), tally::stable_hash(bytes, 0x7a11e7));
 }
 
 // Property: for any command sequence, (1) no balance is ever negative, (2) replaying
