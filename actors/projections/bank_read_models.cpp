@@ -192,7 +192,18 @@ history_page history_read_model::answer(const history_query& query, std::uint64_
 }
 
 std::string history_read_model::encode() const {
+  // Sized once, to an upper bound: a model of millions of entries would otherwise grow
+  // its string by doublings, copying it again each time.
+  std::size_t longest_name = 0;
+  for (const auto name : account_event_names)
+    longest_name = std::max(longest_name, name.size());
+  constexpr std::size_t entry_fields = 7;  // position, version, amounts, time, command id
+  std::size_t bytes = 1 + 8;
+  for (const auto& [account_id, history] : accounts_.entries())
+    bytes += 8 + account_id.size() + 8
+             + history.entries.size() * (entry_fields * 8 + 8 + longest_name);
   byte_writer out;
+  out.bytes().reserve(bytes);
   out.u8(checkpoint_format_version);
   out.u64(accounts_.size());
   for (const auto& [account_id, history] : accounts_.entries()) {
@@ -211,6 +222,7 @@ std::string history_read_model::encode() const {
       out.u64(entry.command.low);
     }
   }
+  TALLY_ASSERT(out.bytes().size() <= bytes);
   return std::move(out.bytes());
 }
 
