@@ -236,7 +236,7 @@ private:
   std::vector<const kept_event**> event_blocks_;
   store::stream_table streams_;    // stream id -> positions by version
   store::command_table commands_;  // command id -> its events
-  std::vector<std::uint32_t> batch_streams_;  // scratch of append_shared: stream numbers
+  std::vector<std::uint32_t> batch_streams_;  // scratch of append_batch: stream numbers
   std::unordered_map<std::string, snapshot> snapshots_;
 };
 

@@ -75,7 +75,7 @@ std::int64_t wall_clock_ns() {
 // the writer thread.
 status write_job(journal& target, const writer_job& job) {
   if (job.events && !job.events->empty())
-    if (auto failure = target.append_shared(job.events))
+    if (auto failure = target.append_batch(*job.events))
       return failure;
   for (const auto& saved : job.snapshots)
     if (auto failure = target.save_snapshot(saved))

@@ -40,7 +40,7 @@ struct recorded_event {
   friend bool operator!=(const recorded_event& a, const recorded_event& b) { return !(a == b); }
 };
 
-/// A committed batch, shared immutably between the journal (memory), the writer and
+/// A committed batch, shared immutably between the store, the writer and
 /// every subscriber: one allocation, never copied.
 using event_batch = std::shared_ptr<const std::vector<recorded_event>>;
 

@@ -64,10 +64,6 @@ public:
   /// Returns ok, or store_unavailable (and the journal stays failed).
   virtual status append_batch(const std::vector<recorded_event>& events) = 0;
 
-  /// Same as append_batch(*batch). The store calls this one: a journal that keeps
-  /// events in memory can keep the shared batch itself instead of copying it.
-  virtual status append_shared(const event_batch& batch) { return append_batch(*batch); }
-
   /// Returns up to `max_count` (<= read_events_max) events of `stream_id` with
   /// stream_version >= `from_version`, in version order. Unknown stream: empty.
   virtual result<std::vector<recorded_event>>
