@@ -125,7 +125,8 @@ void* prepared_arena::allocate(std::size_t bytes, std::size_t alignment) {
   if (chunks_.empty() || chunks_.back().memory.bytes - chunks_.back().used
                            < bytes + padding(chunks_.back())) {
     const std::size_t size = std::max(next_chunk_bytes(), bytes + alignment);
-    chunks_.reserve(chunks_.size() + 1);  // so that push_back below cannot throw
+    if (chunks_.size() == chunks_.capacity())  // so that push_back below cannot throw
+      chunks_.reserve(2 * chunks_.size() + 8);
     chunks_.push_back(chunk{preparer_.take(size), 0});
   }
   auto& current = chunks_.back();

@@ -97,7 +97,8 @@ private:
     void push_back(const stored_entry& entry, store::prepared_arena& memory) {
       if (left_in_chunk_ == 0) {
         const std::size_t entries = first_chunk_entries << chunks_.size();
-        chunks_.reserve(chunks_.size() + 1);  // nothing is taken when this throws
+        if (chunks_.size() == chunks_.capacity())  // nothing is taken when this throws
+          chunks_.reserve(2 * chunks_.size() + 4);
         chunks_.push_back(static_cast<stored_entry*>(
           memory.allocate(entries * sizeof(stored_entry), alignof(stored_entry))));
         next_ = chunks_.back();
