@@ -9,29 +9,10 @@ namespace tally::store {
 
 namespace {
 
-// Explicit byte order, so files move between machines of any endianness.
-void put_u16(std::string& out, std::uint16_t value) {
-  char bytes[2] = {static_cast<char>(value), static_cast<char>(value >> 8)};
-  out.append(bytes, sizeof bytes);
-}
-
-void put_u32(std::string& out, std::uint32_t value) {
-  char bytes[4];
-  for (int i = 0; i < 4; ++i)
-    bytes[i] = static_cast<char>(value >> (8 * i));
-  out.append(bytes, sizeof bytes);
-}
-
-void put_u64(std::string& out, std::uint64_t value) {
-  char bytes[8];
-  for (int i = 0; i < 8; ++i)
-    bytes[i] = static_cast<char>(value >> (8 * i));
-  out.append(bytes, sizeof bytes);
-}
-
-// The same into memory the caller sized: each returns where the next field goes. On a
-// little-endian host a store is a single unaligned write (the memory journal encodes
-// every event it keeps, on the store's scheduler thread).
+// Explicit byte order, so files move between machines of any endianness. Each store
+// writes into memory the caller sized and returns where the next field goes; on a
+// little-endian host it is a single unaligned write (the file journal encodes every
+// batch this way, straight into its write buffer).
 template <class T>
 char* store_unsigned(char* out, T value) noexcept {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -61,6 +42,23 @@ char* store_text(char* out, std::string_view text) noexcept {
   return out + text.size();
 }
 
+// The same, appended to a string (segment headers and snapshots).
+template <class T>
+void put_unsigned(std::string& out, T value) {
+  char bytes[sizeof value];
+  store_unsigned(bytes, value);
+  out.append(bytes, sizeof bytes);
+}
+void put_u16(std::string& out, std::uint16_t value) {
+  put_unsigned(out, value);
+}
+void put_u32(std::string& out, std::uint32_t value) {
+  put_unsigned(out, value);
+}
+void put_u64(std::string& out, std::uint64_t value) {
+  put_unsigned(out, value);
+}
+
 // Little-endian loads. On a little-endian host they are a single unaligned load
 // (recovery decodes every record, so this is on the hot path); elsewhere byte by byte.
 template <class T>
@@ -86,7 +84,6 @@ std::uint32_t get_u32(const char* bytes) noexcept {
 std::uint64_t get_u64(const char* bytes) noexcept {
   return get_unsigned<std::uint64_t>(bytes);
 }
-
 
 }  // namespace
 
