@@ -11,6 +11,7 @@
 #include <CLI/CLI.hpp>
 
 #include "app/tallyd/limits.hpp"
+#include "tally/checkpoint_store.hpp"
 #include "tally/file_journal.hpp"
 
 namespace tally::daemon {
@@ -156,6 +157,11 @@ const std::vector<option_spec>& option_table() {
                    &daemon_config::idle_ms_max, 0, 86'400'000),
     integer_option("checkpoint-interval-events", "save projection checkpoints every N events",
                    &daemon_config::checkpoint_interval_events, 1, 1'000'000'000),
+    integer_option("checkpoint-bytes-per-event-max",
+                   "a checkpoint also waits until the events since the last one times this "
+                   "reach its size, so read models that grow with the log are not re-encoded "
+                   "every interval (0: no bound)",
+                   &daemon_config::checkpoint_bytes_per_event_max, 0, 1ULL << 30),
     integer_option("sse-buffer-events-max",
                    "events buffered per /events connection before a slow consumer is dropped",
                    &daemon_config::sse_buffer_events_max, 16, 1'000'000),
@@ -224,6 +230,7 @@ daemon_config default_config() {
   config.resident_accounts_max = 100'000;
   config.idle_ms_max = 600'000;
   config.checkpoint_interval_events = 100'000;
+  config.checkpoint_bytes_per_event_max = checkpoint_bytes_per_event_max_default;
   config.sse_buffer_events_max = sse_buffer_events_max_default;
   config.shutdown_timeout_ms = shutdown_timeout_ms_default;
   config.worker_threads = 1;

@@ -37,6 +37,7 @@ struct daemon_config {
   std::uint64_t resident_accounts_max = 0;
   std::uint64_t idle_ms_max = 0;
   std::uint64_t checkpoint_interval_events = 0;
+  std::uint64_t checkpoint_bytes_per_event_max = 0;
   std::uint64_t sse_buffer_events_max = 0;
   std::uint64_t shutdown_timeout_ms = 0;
   std::uint64_t worker_threads = 0;

@@ -142,6 +142,7 @@ int main(int argc, char** argv) {
             "commands_in_flight_max={} transfers_in_progress_max={} query_wait_ms_max={} "
             "snapshot_interval_events={} journal_preallocate_bytes={} "
             "resident_accounts_max={} idle_ms_max={} checkpoint_interval_events={} "
+            "checkpoint_bytes_per_event_max={} "
             "sse_buffer_events_max={} shutdown_timeout_ms={} worker_threads={} log_level={} "
             "request_log={}",
             config.listen.host, config.listen.port,
@@ -152,6 +153,7 @@ int main(int argc, char** argv) {
             config.query_wait_ms_max, config.snapshot_interval_events,
             config.journal_preallocate_bytes,
             config.resident_accounts_max, config.idle_ms_max, config.checkpoint_interval_events,
+            config.checkpoint_bytes_per_event_max,
             config.sse_buffer_events_max, config.shutdown_timeout_ms, config.worker_threads,
             config.log_level, config.request_log);
   if (::geteuid() == 0 && !config.allow_root) {
@@ -213,6 +215,8 @@ int main(int argc, char** argv) {
   runtime_options.accounts.idle_max = std::chrono::milliseconds{config.idle_ms_max};
   runtime_options.accounts.aggregate.snapshot_interval_events = config.snapshot_interval_events;
   runtime_options.projections.checkpoint_interval_events = config.checkpoint_interval_events;
+  runtime_options.projections.checkpoint_bytes_per_event_max =
+    config.checkpoint_bytes_per_event_max;
   runtime_options.projections.query_wait_max = std::chrono::milliseconds{config.query_wait_ms_max};
   runtime_options.call_timeout = std::chrono::milliseconds{runtime_call_ms_default};
   runtime_options.shutdown_timeout = std::chrono::milliseconds{config.shutdown_timeout_ms};

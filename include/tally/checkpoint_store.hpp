@@ -11,6 +11,10 @@
 
 namespace tally {
 
+/// Default of projection_options::checkpoint_bytes_per_event_max: bytes of checkpoint
+/// a projection may encode per event it applies.
+inline constexpr std::uint64_t checkpoint_bytes_per_event_max_default = 256;
+
 struct checkpoint {
   std::uint64_t position = 0;  ///< every event up to here is in `state`
   std::string state;           ///< the read model, encoded by the projection

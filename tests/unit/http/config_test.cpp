@@ -56,6 +56,20 @@ TEST(config, transfers_in_progress_max_reaches_the_configuration) {
   EXPECT_EQ(flag.config.transfers_in_progress_max, 3u);
 }
 
+TEST(config, checkpoint_bytes_per_event_max_reaches_the_configuration) {
+  fixture f;
+  auto defaults = f.parse({"--journal", "memory"});
+  ASSERT_EQ(defaults.action, config_outcome::kind::run) << defaults.message;
+  EXPECT_EQ(defaults.config.checkpoint_bytes_per_event_max, 256u);  // the runtime's default
+  f.environment["TALLY_CHECKPOINT_BYTES_PER_EVENT_MAX"] = "0";
+  auto off = f.parse({"--journal", "memory"});
+  ASSERT_EQ(off.action, config_outcome::kind::run) << off.message;
+  EXPECT_EQ(off.config.checkpoint_bytes_per_event_max, 0u);
+  auto bad = f.parse({"--journal", "memory", "--checkpoint-bytes-per-event-max", "lots"});
+  EXPECT_EQ(bad.action, config_outcome::kind::error);
+  EXPECT_NE(bad.message.find("checkpoint-bytes-per-event-max"), std::string::npos) << bad.message;
+}
+
 TEST(config, flags_beat_environment_beat_file) {
   fixture f;
   auto path = write_file("tallyd_precedence.conf",

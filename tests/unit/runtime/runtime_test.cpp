@@ -3,10 +3,13 @@
 // dedicated I/O thread mode, fail-stop and shutdown.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "support/counter_aggregate.hpp"
 #include "support/failing_journal.hpp"
@@ -299,6 +302,7 @@ TEST(runtime, a_failed_checkpoint_save_keeps_the_read_models_serving_and_fails_t
   runtime_config config;
   config.checkpoints = checkpoints;
   config.projections.checkpoint_interval_events = 2;
+  config.projections.checkpoint_bytes_per_event_max = 0;  // the interval alone
   auto bank = start_runtime(config);
   // Each command waits until all four read models have applied it, so each projection
   // sees the 7 events one at a time and saves at 2, 4 and 6 whatever the scheduling
@@ -330,6 +334,115 @@ TEST(runtime, a_failed_checkpoint_save_keeps_the_read_models_serving_and_fails_t
   EXPECT_EQ(stopped.code(), error_code::store_unavailable) << stopped.to_string();
   EXPECT_NE(stopped.to_string().find("checkpoint disk is full"), std::string::npos)
     << stopped.to_string();
+}
+
+// Keeps every checkpoint and records each save: which projection, where, how large.
+class recording_checkpoint_store : public checkpoint_store {
+public:
+  struct save_record {
+    std::uint64_t position;
+    std::size_t bytes;
+  };
+  status save(const std::string& projection, const checkpoint& saved) override {
+    std::lock_guard<std::mutex> guard{mutex_};
+    saves_[projection].push_back(save_record{saved.position, saved.state.size()});
+    latest_[projection] = saved;
+    return status{};
+  }
+  std::optional<checkpoint> load(const std::string& projection) const override {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = latest_.find(projection);
+    if (it == latest_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  bool blocks_on_io() const override { return false; }
+  std::vector<save_record> saves_of(const std::string& projection) const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = saves_.find(projection);
+    return it == saves_.end() ? std::vector<save_record>{} : it->second;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::vector<save_record>> saves_;
+  std::map<std::string, checkpoint> latest_;
+};
+
+// Opens account "a" when `first`, else deposits 1, and waits until the history model
+// applied the event: sent one after another, every event reaches the projections in
+// a batch of its own, so they check whether a checkpoint is due after each event.
+std::uint64_t apply_one(runtime& bank, bool first) {
+  auto reply = first ? bank.execute(open_account{"a"}) : bank.execute(deposit_money{"a", 1});
+  EXPECT_TRUE(reply) << reply.error().to_string();
+  history_query history_of_a;
+  history_of_a.account_id = "a";
+  auto history = bank.history(history_of_a, reply->position);
+  EXPECT_TRUE(history) << history.error().to_string();
+  auto view = bank.balance("a", reply->position);
+  EXPECT_TRUE(view) << view.error().to_string();
+  return reply->position;
+}
+
+// A periodic checkpoint encodes the whole model. The history grows with the log, so
+// with the interval alone its checkpoints would cost more every time (quadratic over a
+// run); the bytes-per-event bound spaces them out so the bytes encoded stay within
+// the bound per event applied, while a small model keeps (nearly) the interval.
+TEST(runtime, a_read_model_that_grows_with_the_log_is_checkpointed_at_spaced_positions) {
+  std::shared_ptr<journal> events_journal = make_memory_journal();
+  auto checkpoints = std::make_shared<recording_checkpoint_store>();
+  constexpr std::uint64_t interval = 2;
+  constexpr std::uint64_t per_event = 16;
+  constexpr std::uint64_t events = 400;
+  runtime_config config;
+  config.events = events_journal;
+  config.checkpoints = checkpoints;
+  config.projections.checkpoint_interval_events = interval;
+  config.projections.checkpoint_bytes_per_event_max = per_event;
+  {
+    auto bank = start_runtime(config);
+    for (std::uint64_t i = 0; i < events; ++i)
+      ASSERT_EQ(apply_one(*bank, i == 0), i + 1);
+    // Each save came exactly when both rules held: `interval` events since the last
+    // one, and enough of them to pay for the last one's bytes (the first: none).
+    for (const char* projection : {"history", "balances"}) {
+      std::uint64_t previous_position = 0;
+      std::uint64_t previous_bytes = 0;
+      for (const auto& saved : checkpoints->saves_of(projection)) {
+        std::uint64_t gap = std::max(interval, (previous_bytes + per_event - 1) / per_event);
+        EXPECT_EQ(saved.position, previous_position + gap)
+          << projection << " saved at " << saved.position << " after " << previous_position
+          << " (" << previous_bytes << " bytes)";
+        previous_position = saved.position;
+        previous_bytes = saved.bytes;
+      }
+    }
+    auto history = checkpoints->saves_of("history");
+    auto balances = checkpoints->saves_of("balances");
+    ASSERT_GE(history.size(), 2U);
+    // The history's checkpoints grow with it, so they come at geometric spacing: a few
+    // saves instead of events / interval = 200, and every save but the last is paid
+    // for by the events applied after it.
+    EXPECT_LT(history.size(), 10U);
+    std::uint64_t encoded = 0;
+    for (const auto& saved : history)
+      encoded += saved.bytes;
+    EXPECT_LE(encoded, per_event * events + history.back().bytes);
+    EXPECT_GT(balances.size(), 4 * history.size());
+    ASSERT_TRUE(bank->shutdown().is_ok());
+  }
+  // After a restart the spacing goes on from the restored checkpoint's size: a few
+  // more events (more than the interval, fewer than its bytes / per_event) save the
+  // balances again, not the history.
+  const std::size_t history_saves = checkpoints->saves_of("history").size();
+  const std::size_t balance_saves = checkpoints->saves_of("balances").size();
+  const std::uint64_t restored_bytes = checkpoints->saves_of("history").back().bytes;
+  ASSERT_GT(restored_bytes / per_event, 10 * interval);
+  auto bank = start_runtime(config);
+  for (std::uint64_t i = 0; i < 10 * interval; ++i)
+    apply_one(*bank, false);
+  EXPECT_EQ(checkpoints->saves_of("history").size(), history_saves);
+  EXPECT_GT(checkpoints->saves_of("balances").size(), balance_saves);
 }
 
 TEST(runtime, projections_resume_from_their_checkpoints) {
