@@ -191,39 +191,68 @@ history_page history_read_model::answer(const history_query& query, std::uint64_
   return page;
 }
 
-std::string history_read_model::encode() const {
-  // Sized once, to an upper bound: a model of millions of entries would otherwise grow
-  // its string by doublings, copying it again each time.
-  std::size_t longest_name = 0;
-  for (const auto name : account_event_names)
-    longest_name = std::max(longest_name, name.size());
-  constexpr std::size_t entry_fields = 7;  // position, version, amounts, time, command id
-  std::size_t bytes = 1 + 8;
-  for (const auto& [account_id, history] : accounts_.entries())
-    bytes += 8 + account_id.size() + 8
-             + history.entries.size() * (entry_fields * 8 + 8 + longest_name);
-  byte_writer out;
-  out.bytes().reserve(bytes);
-  out.u8(checkpoint_format_version);
-  out.u64(accounts_.size());
-  for (const auto& [account_id, history] : accounts_.entries()) {
-    const auto& entries = history.entries;
-    out.text(account_id);
-    out.u64(entries.size());
-    for (std::size_t index = 0; index < entries.size(); ++index) {
-      const auto& entry = entries[index];
-      out.u64(entry.position);
-      out.u64(index + 1);
-      out.text(account_event_names[entry.type]);
-      out.i64(entry.amount);
-      out.i64(entry.balance_after);
-      out.i64(entry.timestamp_ns);
-      out.u64(entry.command.high);
-      out.u64(entry.command.low);
-    }
+// The history frozen for a checkpoint: each account's id and the entries it had, read
+// through copies of its chunk pointers. apply() writes only past those entries and never
+// moves a chunk, and the image keeps the arena, so encode() may run on another thread
+// while the model goes on (or after it is gone).
+class history_read_model::image final : public checkpoint_image {
+public:
+  explicit image(const history_read_model& model) : memory_(model.entry_memory_) {
+    accounts_.reserve(model.accounts_.size());
+    for (const auto& [account_id, history] : model.accounts_.entries())
+      accounts_.push_back(frozen_account{std::string{account_id}, entry_chunks::frozen{history.entries}});
   }
-  TALLY_ASSERT(out.bytes().size() <= bytes);
-  return std::move(out.bytes());
+
+  std::string encode() const override {
+    // Sized once, to an upper bound: a model of millions of entries would otherwise
+    // grow its string by doublings, copying it again each time.
+    std::size_t longest_name = 0;
+    for (const auto name : account_event_names)
+      longest_name = std::max(longest_name, name.size());
+    constexpr std::size_t entry_fields = 7;  // position, version, amounts, time, command id
+    std::size_t bytes = 1 + 8;
+    for (const auto& account : accounts_)
+      bytes += 8 + account.id.size() + 8
+               + account.entries.size() * (entry_fields * 8 + 8 + longest_name);
+    byte_writer out;
+    out.bytes().reserve(bytes);
+    out.u8(checkpoint_format_version);
+    out.u64(accounts_.size());
+    for (const auto& account : accounts_) {
+      const auto& entries = account.entries;
+      out.text(account.id);
+      out.u64(entries.size());
+      for (std::size_t index = 0; index < entries.size(); ++index) {
+        const auto& entry = entries[index];
+        out.u64(entry.position);
+        out.u64(index + 1);
+        out.text(account_event_names[entry.type]);
+        out.i64(entry.amount);
+        out.i64(entry.balance_after);
+        out.i64(entry.timestamp_ns);
+        out.u64(entry.command.high);
+        out.u64(entry.command.low);
+      }
+    }
+    TALLY_ASSERT(out.bytes().size() <= bytes);
+    return std::move(out.bytes());
+  }
+
+private:
+  struct frozen_account {
+    std::string id;
+    entry_chunks::frozen entries;
+  };
+  std::vector<frozen_account> accounts_;
+  std::shared_ptr<const store::prepared_arena> memory_;  // where the entries are
+};
+
+std::string history_read_model::encode() const {
+  return image{*this}.encode();
+}
+
+checkpoint_image_ptr history_read_model::take_image() const {
+  return std::make_shared<const image>(*this);
 }
 
 bool history_read_model::decode(std::string_view bytes) {
@@ -232,7 +261,7 @@ bool history_read_model::decode(std::string_view bytes) {
   if (!read_header(in) || !in.u64(count))
     return false;
   detail::flat_string_map<account_history> accounts;
-  auto memory = std::make_unique<store::prepared_arena>();
+  auto memory = std::make_shared<store::prepared_arena>();
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string account_id;
     std::uint64_t entry_count = 0;

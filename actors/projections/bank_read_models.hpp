@@ -11,6 +11,7 @@
 
 #include "store/prepared_memory.hpp"
 #include "tally/assert.hpp"
+#include "tally/checkpoint_store.hpp"
 #include "tally/detail/flat_string_map.hpp"
 #include "tally/detail/prefetch.hpp"
 #include "tally/event.hpp"
@@ -64,8 +65,14 @@ public:
   history_page answer(const history_query& query, std::uint64_t position) const;
   std::string encode() const;
   bool decode(std::string_view bytes);
+  /// The model as it is now, for the checkpoint writer to encode on its own thread while
+  /// apply() goes on: its encode() returns what encode() returns now. Costs a copy of
+  /// each account's id and chunk pointers, not of the entries.
+  checkpoint_image_ptr take_image() const;
 
 private:
+  class image;
+
   // Compact: no string per event (the type is one of the four account events).
   struct stored_entry {
     std::uint64_t position;
@@ -113,6 +120,24 @@ private:
     /// this object (no chunk), so a prefetch of it costs no miss of its own.
     const stored_entry* next_slot() const noexcept { return left_in_chunk_ > 0 ? next_ : nullptr; }
 
+    /// The entries there are now, readable on another thread while push_back() goes
+    /// on: it writes only past them, and chunks never move. The chunks' memory must
+    /// outlive this (history_read_model::image keeps the arena).
+    class frozen {
+    public:
+      explicit frozen(const entry_chunks& from) : chunks_(from.chunks_), size_(from.size_) {}
+      std::size_t size() const noexcept { return size_; }
+      const stored_entry& operator[](std::size_t index) const noexcept {
+        TALLY_ASSERT(index < size_);
+        const auto [chunk, offset] = locate(index);
+        return chunks_[chunk][offset];
+      }
+
+    private:
+      std::vector<stored_entry*> chunks_;
+      std::size_t size_;
+    };
+
   private:
     // Chunk k holds first_chunk_entries << k entries, and first_chunk_entries * (2^k - 1)
     // come before it.
@@ -134,9 +159,10 @@ private:
     money balance = 0;
   };
   detail::flat_string_map<account_history> accounts_;
-  /// Where the entries of accounts_ live (freed with it: entries need no destructor).
-  /// Behind a pointer, so that the model moves without moving the arena's preparer.
-  std::unique_ptr<store::prepared_arena> entry_memory_ = std::make_unique<store::prepared_arena>();
+  /// Where the entries of accounts_ live (freed with the last of the model and its
+  /// checkpoint images: entries need no destructor). Behind a pointer, so that the
+  /// model moves without moving the arena's preparer.
+  std::shared_ptr<store::prepared_arena> entry_memory_ = std::make_shared<store::prepared_arena>();
 };
 
 /// Sum of balances, open/closed accounts, deposits and withdrawals.

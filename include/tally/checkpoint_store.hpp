@@ -15,6 +15,19 @@ namespace tally {
 /// a projection may encode per event it applies.
 inline constexpr std::uint64_t checkpoint_bytes_per_event_max_default = 256;
 
+/// A read model's state frozen for a checkpoint: encoded later, on the checkpoint
+/// writer's thread, while the model goes on applying events on its own. A model whose
+/// checkpoint is large offers one (history_read_model), so that its projection does
+/// not stop for the encoding (about 1.2 s at 10 M events).
+class checkpoint_image {
+public:
+  virtual ~checkpoint_image() = default;
+  /// The bytes the model's encode() returned when the image was taken. Safe to call
+  /// on any thread, while the model changes.
+  virtual std::string encode() const = 0;
+};
+using checkpoint_image_ptr = std::shared_ptr<const checkpoint_image>;
+
 struct checkpoint {
   std::uint64_t position = 0;  ///< every event up to here is in `state`
   std::string state;           ///< the read model, encoded by the projection

@@ -39,6 +39,10 @@
 #include "tally/checkpoint_store.hpp"
 #include "tally/protocol.hpp"
 
+// A model's frozen state goes to the local checkpoint writer without copying (declared
+// before checkpoint_writer's behavior, which takes it).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(tally::checkpoint_image_ptr)
+
 namespace tally {
 
 struct projection_options {
@@ -93,6 +97,7 @@ struct projection_state {
   projection_options options;
   std::uint64_t applied_since_checkpoint = 0;
   std::uint64_t last_checkpoint_bytes = 0;  ///< encoded size of the last checkpoint
+  bool periodic_checkpoint_running = false;  ///< one at the writer at a time
   std::uint64_t next_query_id = 1;
   std::map<std::uint64_t, waiting_query<Model>> waiting;  ///< by query id
   std::multimap<std::uint64_t, std::uint64_t> waiting_by_position;  ///< min_position -> id
@@ -101,18 +106,35 @@ struct projection_state {
 template <class Model>
 using projection_actor_type = caf::stateful_actor<projection_state<Model>>;
 
+/// Whether Model offers `checkpoint_image_ptr take_image() const` (save_checkpoint).
+template <class Model, class = void>
+struct model_takes_image : std::false_type {};
+template <class Model>
+struct model_takes_image<
+  Model, std::enable_if_t<std::is_same_v<decltype(std::declval<const Model&>().take_image()),
+                                         checkpoint_image_ptr>>> : std::true_type {};
+
 /// The actor that saves and loads checkpoints for projections when the store blocks on
-/// I/O (spawn it detached): (checkpoint_atom, projection, position, state) -> true or
-/// the save's error; (load_atom, projection) -> (found, position, state).
+/// I/O (spawn it detached): (checkpoint_atom, projection, position, state or image) ->
+/// the encoded size, or the save's error; (load_atom, projection) -> (found, position,
+/// state). An image is encoded here, on the writer's thread.
 inline caf::behavior checkpoint_writer(caf::event_based_actor*,
                                        std::shared_ptr<checkpoint_store> checkpoints) {
   TALLY_ASSERT(checkpoints != nullptr);
+  auto save = [checkpoints](const std::string& projection, std::uint64_t position,
+                            std::string state) -> caf::result<std::uint64_t> {
+    const std::uint64_t bytes = state.size();
+    if (status failure = checkpoints->save(projection, checkpoint{position, std::move(state)}))
+      return make_caf_error(failure);
+    return bytes;
+  };
   return {
-    [checkpoints](checkpoint_atom, const std::string& projection, std::uint64_t position,
-                  std::string& state) -> caf::result<bool> {
-      if (status failure = checkpoints->save(projection, checkpoint{position, std::move(state)}))
-        return make_caf_error(failure);
-      return true;
+    [save](checkpoint_atom, const std::string& projection, std::uint64_t position,
+           std::string& state) { return save(projection, position, std::move(state)); },
+    [save](checkpoint_atom, const std::string& projection, std::uint64_t position,
+           const checkpoint_image_ptr& image) {
+      TALLY_ASSERT(image != nullptr);
+      return save(projection, position, image->encode());
     },
     [checkpoints](load_atom, const std::string& projection)
       -> std::tuple<bool, std::uint64_t, std::string> {
@@ -128,7 +150,9 @@ inline caf::behavior checkpoint_writer(caf::event_based_actor*,
 /// journal is the source of truth), so a failed save does not stop the read model: it
 /// is logged, tried again after the next interval, and passed to `done` (the position
 /// saved, or the failure) so that a shutdown that asked for the checkpoint reports it.
-/// With a checkpoint writer `done` runs when the writer answers, else at once.
+/// With a checkpoint writer `done` runs when the writer answers, else at once. A model
+/// that offers a checkpoint_image (take_image()) is encoded by the writer, so the
+/// projection goes on applying events meanwhile.
 template <class Model, class Done>
 void save_checkpoint(projection_actor_type<Model>* self, Done done) {
   auto& st = self->state;
@@ -138,23 +162,35 @@ void save_checkpoint(projection_actor_type<Model>* self, Done done) {
     done(status{}, position);
     return;
   }
-  std::string encoded = st.model.encode();
-  st.last_checkpoint_bytes = encoded.size();
   if (!st.checkpoint_writer) {
+    std::string encoded = st.model.encode();
+    st.last_checkpoint_bytes = encoded.size();
     status failure = st.checkpoints->save(Model::name, checkpoint{position, std::move(encoded)});
     if (failure)
       log_checkpoint_failure(Model::name, position, failure);
     done(failure, position);
     return;
   }
-  self->request(st.checkpoint_writer, caf::infinite, checkpoint_atom::value,
-                std::string{Model::name}, position, std::move(encoded))
-    .then([done, position](bool) mutable { done(status{}, position); },
-          [done, position](caf::error& error) mutable {
-            status failure = to_status(error);
-            log_checkpoint_failure(Model::name, position, failure);
-            done(failure, position);
-          });
+  auto saved = [self, done, position](std::uint64_t bytes) mutable {
+    self->state.last_checkpoint_bytes = bytes;
+    done(status{}, position);
+  };
+  auto failed = [done, position](caf::error& error) mutable {
+    status failure = to_status(error);
+    log_checkpoint_failure(Model::name, position, failure);
+    done(failure, position);
+  };
+  if constexpr (model_takes_image<Model>::value) {
+    self->request(st.checkpoint_writer, caf::infinite, checkpoint_atom::value,
+                  std::string{Model::name}, position, st.model.take_image())
+      .then(std::move(saved), std::move(failed));
+  } else {
+    std::string encoded = st.model.encode();
+    st.last_checkpoint_bytes = encoded.size();
+    self->request(st.checkpoint_writer, caf::infinite, checkpoint_atom::value,
+                  std::string{Model::name}, position, std::move(encoded))
+      .then(std::move(saved), std::move(failed));
+  }
 }
 
 template <class Model>
@@ -194,7 +230,7 @@ struct model_takes_prefetch_update<
 template <class Model>
 bool checkpoint_due(const projection_state<Model>& st) {
   const auto& options = st.options;
-  if (options.checkpoint_interval_events == 0
+  if (options.checkpoint_interval_events == 0 || st.periodic_checkpoint_running
       || st.applied_since_checkpoint < options.checkpoint_interval_events)
     return false;
   const std::uint64_t per_event = options.checkpoint_bytes_per_event_max;
@@ -239,8 +275,14 @@ void apply_events(projection_actor_type<Model>* self, const std::vector<recorded
     st.position = event.position;
     ++st.applied_since_checkpoint;
   }
-  if (checkpoint_due(st))
-    save_checkpoint(self, [](const status&, std::uint64_t) {});  // a failure is logged
+  if (checkpoint_due(st)) {
+    // One periodic save at a time: the next waits for this one's size (and for the
+    // writer, when a large image takes it a while). A failure is logged.
+    st.periodic_checkpoint_running = true;
+    save_checkpoint(self, [self](const status&, std::uint64_t) {
+      self->state.periodic_checkpoint_running = false;
+    });
+  }
   release_waiting(self);
 }
 

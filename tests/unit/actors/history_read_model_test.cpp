@@ -3,8 +3,10 @@
 // applied, in order, with the right balances; a checkpoint must bring back the same.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "actors/projections/bank_read_models.hpp"
@@ -117,6 +119,69 @@ TEST(history_read_model, a_checkpoint_brings_back_every_page) {
   auto page = restored.answer(history_query{"a", 301, 10}, 999);
   ASSERT_EQ(page.entries.size(), 1u);
   EXPECT_EQ(page.entries[0].balance_after, run.a.back().balance_after + 5);
+}
+
+// Deposits into `account` (opened by the `applied` run, or opened here at version 1)
+// until it holds `versions` events; returns the next position.
+std::uint64_t deposit_until(history_read_model& model, std::uint64_t position,
+                            const std::string& account, std::uint64_t from_version,
+                            std::uint64_t versions) {
+  for (std::uint64_t version = from_version; version <= versions; ++version) {
+    if (version == 1)
+      model.apply(account_event(++position, account, 1, bank::account_opened{}));
+    else
+      model.apply(account_event(++position, account, version, bank::money_deposited{1}));
+  }
+  return position;
+}
+
+// The checkpoint writer encodes an image of the model while the model goes on: the
+// bytes must be those of the moment the image was taken, whatever was applied since
+// (appends inside a chunk, new chunks, new accounts), and they must decode.
+TEST(history_read_model, an_image_encodes_the_model_as_it_was_when_taken) {
+  applied run;
+  const std::string expected = run.model.encode();
+  auto image = run.model.take_image();
+  ASSERT_NE(image, nullptr);
+  EXPECT_EQ(image->encode(), expected);
+  std::uint64_t position = deposit_until(run.model, run.position, "a", 301, 700);  // new chunks
+  position = deposit_until(run.model, position, "b", 42, 45);  // inside a chunk
+  position = deposit_until(run.model, position, "c", 1, 30);   // a new account
+  EXPECT_NE(run.model.encode(), expected);
+  EXPECT_EQ(image->encode(), expected);
+  history_read_model restored;
+  ASSERT_TRUE(restored.decode(image->encode()));
+  EXPECT_EQ(restored.encode(), expected);
+  expect_pages(restored, "a", run.a, 50);
+  // An image also outlives its model (a projection that stopped while the writer had it).
+  auto kept = restored.take_image();
+  restored = history_read_model{};
+  EXPECT_EQ(kept->encode(), expected);
+}
+
+// The same across threads, as the checkpoint writer does it (the TSan stage runs this).
+TEST(history_read_model, an_image_is_encoded_on_another_thread_while_events_are_applied) {
+  applied run;
+  const std::string expected = run.model.encode();
+  auto image = run.model.take_image();
+  // The writer encodes again and again until the appends are done, so the two overlap.
+  std::atomic<bool> appended{false};
+  std::vector<std::string> encoded;
+  std::thread writer{[&] {
+    do
+      encoded.push_back(image->encode());
+    while (!appended.load() && encoded.size() < 100000);
+  }};
+  std::uint64_t position = run.position;
+  for (int round = 0; round < 40; ++round)  // new accounts: the account map grows
+    position = deposit_until(run.model, position, "n" + std::to_string(round), 1, 40);
+  position = deposit_until(run.model, position, "a", 301, 2000);  // a's chunks grow
+  appended.store(true);
+  writer.join();
+  ASSERT_FALSE(encoded.empty());
+  for (const auto& bytes : encoded)
+    ASSERT_EQ(bytes, expected);
+  EXPECT_EQ(position, run.position + 40 * 40 + 1700);
 }
 
 }  // namespace

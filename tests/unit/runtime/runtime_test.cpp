@@ -448,6 +448,56 @@ TEST(runtime, a_read_model_that_grows_with_the_log_is_checkpointed_at_spaced_pos
   EXPECT_GT(checkpoints->saves_of("balances").size(), balance_saves);
 }
 
+// Saves through the checkpoint writer thread (blocks_on_io), each held until the gate
+// opens; counts the saves of each projection.
+class gated_checkpoint_store : public checkpoint_store {
+public:
+  status save(const std::string& projection, const checkpoint&) override {
+    std::unique_lock<std::mutex> guard{mutex_};
+    ++saves_[projection];
+    opened_.wait(guard, [this] { return open_; });
+    return status{};
+  }
+  std::optional<checkpoint> load(const std::string&) const override { return std::nullopt; }
+  bool blocks_on_io() const override { return true; }
+  void open() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    open_ = true;
+    opened_.notify_all();
+  }
+  int saves_of(const std::string& projection) const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = saves_.find(projection);
+    return it == saves_.end() ? 0 : it->second;
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::condition_variable opened_;
+  bool open_ = false;
+  std::map<std::string, int> saves_;
+};
+
+// A projection hands at most one periodic checkpoint at a time to the writer: while the
+// writer is slow (a large image to encode, a slow disk), intervals that pass do not
+// queue more copies of the model behind it. The projections keep answering meanwhile.
+TEST(runtime, a_projection_waits_for_its_periodic_checkpoint_before_it_starts_another) {
+  auto checkpoints = std::make_shared<gated_checkpoint_store>();
+  runtime_config config;
+  config.checkpoints = checkpoints;
+  config.projections.checkpoint_interval_events = 1;
+  config.projections.checkpoint_bytes_per_event_max = 0;
+  auto bank = start_runtime(config);
+  for (int i = 0; i < 10; ++i)
+    apply_one(*bank, i == 0);  // every read model answers at each position
+  checkpoints->open();
+  ASSERT_TRUE(bank->shutdown().is_ok());
+  // One periodic save (held at the gate while the other nine intervals passed), then
+  // the shutdown's.
+  for (const char* projection : {"history", "balances", "totals", "transfers"})
+    EXPECT_EQ(checkpoints->saves_of(projection), 2) << projection;
+}
+
 TEST(runtime, projections_resume_from_their_checkpoints) {
   auto journal = std::make_shared<failing_journal>();
   auto checkpoints = make_memory_checkpoint_store();
