@@ -50,8 +50,8 @@ struct projection_options {
   std::uint64_t checkpoint_interval_events = 100000;
   /// A checkpoint encodes the whole model, so a model that grows with the log (the
   /// history: about 80 bytes per event) costs more at every interval: re-encoding it
-  /// every 100,000 events is quadratic over a run (at 10 M events, 790 MB and 1.2 s on
-  /// a scheduler thread each time, docs/benchmarks.md). So a periodic checkpoint also
+  /// every 100,000 events is quadratic over a run (at 10 M events, 790 MB and 1.2 s of
+  /// encoding each time, docs/benchmarks.md). So a periodic checkpoint also
   /// waits until the events applied since the last one, times this, reach the last
   /// checkpoint's size: the bytes encoded stay at most this many per event applied,
   /// and such a model is saved at positions that grow geometrically. The price: a
