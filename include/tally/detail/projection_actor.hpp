@@ -171,6 +171,7 @@ void save_checkpoint(projection_actor_type<Model>* self, Done done) {
     done(failure, position);
     return;
   }
+  // The writer answers with the encoded size, the same way for an image and for bytes.
   auto saved = [self, done, position](std::uint64_t bytes) mutable {
     self->state.last_checkpoint_bytes = bytes;
     done(status{}, position);
@@ -186,7 +187,6 @@ void save_checkpoint(projection_actor_type<Model>* self, Done done) {
       .then(std::move(saved), std::move(failed));
   } else {
     std::string encoded = st.model.encode();
-    st.last_checkpoint_bytes = encoded.size();
     self->request(st.checkpoint_writer, caf::infinite, checkpoint_atom::value,
                   std::string{Model::name}, position, std::move(encoded))
       .then(std::move(saved), std::move(failed));
